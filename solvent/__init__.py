@@ -1,0 +1,39 @@
+"""solvent: optimization under manifold constraints by constraint dissolving.
+
+Example:
+    >>> import torch, solvent
+    >>> St = solvent.manifold("stiefel")
+    >>> X = St.random(5, 2, dtype=torch.float64)
+    >>> float(St.violation(X)) < 1e-12
+    True
+"""
+
+from solvent import manifolds, plugins
+from solvent._version import __version__
+from solvent.exceptions import (
+    DuplicateManifoldError,
+    ManifoldDtypeError,
+    ManifoldShapeError,
+    ProjectionError,
+    SolventError,
+    UnknownManifoldError,
+)
+from solvent.manifolds.base import Manifold
+from solvent.plugins import hookimpl
+from solvent.plugins.manager import available, manifold
+
+__all__ = [
+    "__version__",
+    "DuplicateManifoldError",
+    "Manifold",
+    "ManifoldDtypeError",
+    "ManifoldShapeError",
+    "ProjectionError",
+    "SolventError",
+    "UnknownManifoldError",
+    "available",
+    "hookimpl",
+    "manifold",
+    "manifolds",
+    "plugins",
+]

@@ -1,0 +1,78 @@
+"""Small exception classes that format their own messages (geotorch style).
+
+Each names what was wrong, both sides of a mismatch where there are two, and
+the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "SolventError",
+    "ManifoldShapeError",
+    "ManifoldDtypeError",
+    "UnknownManifoldError",
+    "DuplicateManifoldError",
+    "ProjectionError",
+    "PluginLoadWarning",
+]
+
+
+class SolventError(Exception):
+    """Base class of every error solvent raises on purpose."""
+
+
+class ManifoldShapeError(SolventError, ValueError):
+    """A tensor shape that a manifold cannot take."""
+
+    def __init__(self, manifold: str, shape: Iterable[int], need: str, fix: str = "") -> None:
+        shape = tuple(shape)
+        msg = f"{manifold} cannot take a tensor of shape {shape}: it needs {need}"
+        if fix:
+            msg += f"; {fix}"
+        super().__init__(msg)
+        self.manifold, self.shape = manifold, shape
+
+
+class ManifoldDtypeError(SolventError, TypeError):
+    """A dtype that a manifold cannot take (integers, bools, complex where unsupported)."""
+
+    def __init__(self, manifold: str, dtype: object, need: str) -> None:
+        super().__init__(f"{manifold} cannot take dtype {dtype}: it needs {need}")
+        self.manifold, self.dtype = manifold, dtype
+
+
+class UnknownManifoldError(SolventError, ValueError):
+    """A manifold name that is not in the registry."""
+
+    def __init__(self, name: str, available: Iterable[str]) -> None:
+        import difflib
+
+        available = sorted(available)
+        close = difflib.get_close_matches(name, available, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        super().__init__(
+            f"unknown manifold {name!r}.{hint} Available: {', '.join(available)}. "
+            "Install a plugin that provides it, or pass a Manifold instance."
+        )
+        self.name = name
+
+
+class DuplicateManifoldError(SolventError, ValueError):
+    """Two plugins registered the same manifold name."""
+
+    def __init__(self, name: str, first: str, second: str) -> None:
+        super().__init__(
+            f"manifold {name!r} is registered twice: by {first} and by {second}. "
+            "Uninstall one of them, or rename the manifold in one plugin."
+        )
+        self.name, self.sources = name, (first, second)
+
+
+class ProjectionError(SolventError, RuntimeError):
+    """`project` did not reach the manifold."""
+
+
+class PluginLoadWarning(UserWarning):
+    """An installed plugin failed to load; the others keep working."""

@@ -1,0 +1,93 @@
+"""The Stiefel manifold St(n, p) = {X in R^{n x p} : X^H X = I}, n >= p."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from solvent.exceptions import ManifoldShapeError
+from solvent.manifolds.base import Manifold
+
+__all__ = ["Stiefel", "polar", "qr_unique"]
+
+
+def polar(X: Tensor) -> Tensor:
+    """The orthonormal polar factor U V^H of X = U S V^H: the nearest point of St(n, p)."""
+    U, _, Vh = torch.linalg.svd(X, full_matrices=False)
+    return U @ Vh
+
+
+def qr_unique(X: Tensor) -> Tensor:
+    """The Q of a QR decomposition with R's diagonal made positive (so Q is Haar for Gaussian X)."""
+    Q, R = torch.linalg.qr(X)
+    d = torch.diagonal(R, dim1=-2, dim2=-1)
+    sign = torch.where(d.abs() > 0, d / d.abs(), torch.ones_like(d))
+    return Q * sign.unsqueeze(-2)
+
+
+class Stiefel(Manifold):
+    """Orthonormal frames: ``C(X) = X^H X - I`` and ``A(X) = X (3/2 I - 1/2 X^H X)``.
+
+    A is exact on the manifold, its Jacobian there is the projection onto the
+    tangent space, and it pulls points back quadratically:
+    ``C(A(X)) = -3/4 C^2 + 1/4 C^3``. Real and complex (unitary) frames.
+
+    Example:
+        >>> import torch, solvent
+        >>> St = solvent.manifold("stiefel")
+        >>> X = St.random(6, 3, dtype=torch.float64)
+        >>> torch.allclose(X.mT @ X, torch.eye(3, dtype=torch.float64))
+        True
+    """
+
+    name = "stiefel"
+    ndim = 2
+
+    def check_shape(self, shape) -> None:
+        """Needs a matrix (n, p) with n >= p, after any batch dimensions."""
+        super().check_shape(shape)
+        n, p = shape[-2], shape[-1]
+        if n < p:
+            raise ManifoldShapeError(
+                self.name,
+                shape,
+                f"a tall or square matrix (n >= p), got {n}x{p}",
+                "constrain its transpose (solvent.constrain does this for wide weights)",
+            )
+
+    def constraint(self, X: Tensor) -> Tensor:
+        """C(X) = X^H X - I (p x p)."""
+        return X.mH @ X - _eye_like(X)
+
+    def dissolve(self, X: Tensor) -> Tensor:
+        """A(X) = X (3/2 I - 1/2 X^H X): two n x p x p products."""
+        return X @ (1.5 * _eye_like(X) - 0.5 * (X.mH @ X))
+
+    def dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """(A(X), C(X)) sharing the Gram matrix X^H X."""
+        self.validate(X)
+        C = X.mH @ X - _eye_like(X)
+        return X - 0.5 * (X @ C), C
+
+    def project(self, X: Tensor, **_: object) -> Tensor:
+        """The polar factor of X (nearest orthonormal frame in the Frobenius norm)."""
+        self.validate(X)
+        return polar(X)
+
+    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+        """A Haar-distributed frame (QR of a Gaussian matrix with a sign fix)."""
+        self.check_shape(shape)
+        dtype = dtype or torch.get_default_dtype()
+        G = torch.randn(shape, dtype=dtype, device=device, generator=generator)
+        return qr_unique(G)
+
+    def example_shapes(self):
+        return [(4, 2), (3, 3), (5, 1), (6, 4)]
+
+    def bad_shapes(self):
+        return [(), (3,), (2, 4)]
+
+
+def _eye_like(X: Tensor) -> Tensor:
+    p = X.shape[-1]
+    return torch.eye(p, dtype=X.dtype, device=X.device)

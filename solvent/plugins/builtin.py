@@ -1,0 +1,20 @@
+"""The built-in manifolds, registered through the same hook as any plugin."""
+
+from __future__ import annotations
+
+from solvent.plugins.hookspecs import hookimpl
+
+BUILTINS: dict[str, str] = {
+    # registry name -> "module:Class" under solvent.manifolds
+    "euclidean": "euclidean:Euclidean",
+    "stiefel": "stiefel:Stiefel",
+}
+
+
+@hookimpl
+def solvent_register_manifolds(register) -> None:
+    import importlib
+
+    for name, target in BUILTINS.items():
+        module, cls = target.split(":")
+        register(name, getattr(importlib.import_module(f"solvent.manifolds.{module}"), cls))

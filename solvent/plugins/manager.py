@@ -1,0 +1,229 @@
+"""The plugin manager and the manifold registry.
+
+Invariants of the registry, enforced in :func:`_build_registry`:
+  * every name maps to exactly one factory; a second claim is a
+    DuplicateManifoldError naming both plugins;
+  * a plugin whose module fails to import, or whose hook raises, contributes
+    nothing (its partial registrations are dropped) and is reported by a
+    PluginLoadWarning naming it and its error; the others keep working;
+  * the registry is built whole and then published, so an error leaves no
+    half-registered state behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import os
+import re
+import threading
+import warnings
+from collections.abc import Callable
+
+import pluggy
+
+from solvent.exceptions import DuplicateManifoldError, PluginLoadWarning, UnknownManifoldError
+from solvent.plugins import builtin, hookspecs
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "DISABLE_AUTOLOAD_ENV",
+    "DEFAULT_PLUGINS",
+    "ManifoldEntry",
+    "get_plugin_manager",
+    "registry",
+    "available",
+    "manifold",
+    "register_plugin",
+    "reset",
+]
+
+ENTRY_POINT_GROUP = "solvent"
+DISABLE_AUTOLOAD_ENV = "SOLVENT_DISABLE_PLUGIN_AUTOLOAD"
+DEFAULT_PLUGINS = (builtin,)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ManifoldEntry:
+    """One registered manifold: its factory and where it came from."""
+
+    name: str
+    factory: Callable
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
+
+    @property
+    def source(self) -> str:
+        if self.distribution:
+            return f"{self.distribution} {self.version or ''}".strip()
+        return "built-in" if self.plugin == "solvent.builtin" else self.plugin
+
+
+_lock = threading.RLock()
+_pm: pluggy.PluginManager | None = None
+_registry: dict[str, ManifoldEntry] | None = None
+_dists: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version)
+
+
+def _autoload_disabled() -> bool:
+    return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        dist = getattr(ep, "dist", None)
+        where = f"{ep.name!r} ({dist.name} {dist.version})" if dist else repr(ep.name)
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as err:  # a broken plugin must not break the others
+            warnings.warn(
+                PluginLoadWarning(f"solvent plugin {where} failed to load: {err!r}"), stacklevel=3
+            )
+            continue
+        if dist is not None:
+            _dists[ep.name] = (dist.name, dist.version)
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, built on first use.
+
+    Built-ins come from ``DEFAULT_PLUGINS``; installed plugins from the
+    ``solvent`` entry-point group unless ``SOLVENT_DISABLE_PLUGIN_AUTOLOAD=1``.
+    """
+    global _pm
+    with _lock:
+        if _pm is None:
+            pm = pluggy.PluginManager("solvent")
+            pm.add_hookspecs(hookspecs)
+            for plugin in DEFAULT_PLUGINS:
+                pm.register(plugin, name=f"solvent.{plugin.__name__.rsplit('.', 1)[-1]}")
+            if not _autoload_disabled():
+                _load_entry_points(pm)
+            pm.check_pending()
+            _pm = pm
+        return _pm
+
+
+def _build_registry(pm: pluggy.PluginManager) -> dict[str, ManifoldEntry]:
+    entries: dict[str, ManifoldEntry] = {}
+    for impl in pm.hook.solvent_register_manifolds.get_hookimpls():
+        plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        dist, version = _dists.get(plugin_name, (None, None))
+        staged: dict[str, ManifoldEntry] = {}
+
+        def register(name: str, factory: Callable) -> None:
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise ValueError(f"plugin {plugin_name!r} registered an invalid name {name!r}")
+            if not callable(factory):
+                raise TypeError(f"plugin {plugin_name!r} registered {name!r} with a non-callable")
+            new = ManifoldEntry(name, factory, plugin_name, dist, version)
+            old = entries.get(name) or staged.get(name)
+            if old is not None:
+                raise DuplicateManifoldError(name, _describe(old), _describe(new))
+            staged[name] = new
+
+        try:
+            impl.function(register=register)
+        except DuplicateManifoldError:
+            raise
+        except Exception as err:
+            warnings.warn(
+                PluginLoadWarning(f"solvent plugin {plugin_name!r} failed to register: {err!r}"),
+                stacklevel=3,
+            )
+            continue
+        entries.update(staged)
+    return entries
+
+
+def _describe(entry: ManifoldEntry) -> str:
+    return f"plugin {entry.plugin!r} ({entry.source})"
+
+
+def registry() -> dict[str, ManifoldEntry]:
+    """Every registered manifold, by name (built on first use, then cached)."""
+    global _registry
+    with _lock:
+        if _registry is None:
+            _registry = _build_registry(get_plugin_manager())
+        return dict(_registry)
+
+
+def available() -> list[str]:
+    """The sorted names of every registered manifold.
+
+    Example:
+        >>> import solvent
+        >>> "stiefel" in solvent.manifolds.available()
+        True
+    """
+    return sorted(registry())
+
+
+def manifold(name, **kwargs):
+    """Build a registered manifold by name; a Manifold instance is returned as it is.
+
+    Example:
+        >>> import solvent
+        >>> solvent.manifold("stiefel").name
+        'stiefel'
+    """
+    from solvent.manifolds.base import Manifold
+
+    if isinstance(name, Manifold):
+        if kwargs:
+            raise TypeError(
+                f"manifold options {sorted(kwargs)} were given with a ready {name!r}; "
+                "pass a registered name to build one with options"
+            )
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"a manifold is a registered name or a Manifold, got {type(name).__name__}")
+    entries = registry()
+    if name not in entries:
+        raise UnknownManifoldError(name, entries)
+    return entries[name].factory(**kwargs)
+
+
+def register_plugin(plugin: object, name: str | None = None) -> str:
+    """Register a plugin object at run time (tests, notebooks); the registry is rebuilt.
+
+    The plugin is checked first: if its registrations clash, nothing changes.
+    """
+    global _registry
+    with _lock:
+        pm = get_plugin_manager()
+        plugin_name = pm.register(plugin, name=name)
+        try:
+            pm.check_pending()
+            new = _build_registry(pm)
+        except Exception:
+            pm.unregister(plugin)
+            raise
+        _registry = new
+        return plugin_name
+
+
+def unregister_plugin(plugin_or_name: object) -> None:
+    """Remove a plugin registered with :func:`register_plugin`; the registry is rebuilt."""
+    global _registry
+    with _lock:
+        pm = get_plugin_manager()
+        if isinstance(plugin_or_name, str):
+            pm.unregister(name=plugin_or_name)
+        else:
+            pm.unregister(plugin_or_name)
+        _registry = None
+
+
+def reset() -> None:
+    """Forget the plugin manager and registry; the next use rebuilds them (re-reads entry points)."""
+    global _pm, _registry
+    with _lock:
+        _pm, _registry = None, None
+        _dists.clear()

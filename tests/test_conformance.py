@@ -1,0 +1,87 @@
+"""The conformance kit over every registered manifold, and over constraint-only ones."""
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import solvent
+from solvent.manifolds.stiefel import polar
+from solvent.testing import check_manifold
+from tests.manifolds_for_tests import SymmetricStiefel, UnitCircleRows
+
+REGISTERED = solvent.available()
+GENERIC = [SymmetricStiefel(), UnitCircleRows()]
+
+
+def _dtypes(M):
+    out = [torch.float64, torch.float32]
+    if M.supports_complex:
+        out += [torch.complex128]
+    return out
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+@given(seed=st.integers(0, 2**31 - 1), dtype_index=st.integers(0, 2))
+def test_registered_manifold_conforms(name, seed, dtype_index):
+    M = solvent.manifold(name)
+    dtypes = _dtypes(M)
+    dtype = dtypes[dtype_index % len(dtypes)]
+    report = check_manifold(M, dtype=dtype, seed=seed)
+    assert report.ok, report.format()
+
+
+@pytest.mark.parametrize("M", GENERIC, ids=lambda M: M.name)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.complex128])
+def test_generic_map_conforms(M, dtype):
+    if dtype.is_complex and not M.supports_complex:
+        pytest.skip(f"{M.name} is real only")
+    report = check_manifold(M, dtype=dtype, seed=1)
+    assert report.ok, report.format()
+
+
+def test_generic_map_at_exactly_feasible_redundant_point():
+    """CDOpt's generic map fails with a singular solve here; ours returns X."""
+    M = SymmetricStiefel()
+    X = torch.eye(3, dtype=torch.float64)[:, :2].clone()
+    assert torch.equal(M.constraint(X), torch.zeros(2, 2, dtype=torch.float64))
+    A = M.dissolve(X)
+    assert torch.allclose(A, X, atol=1e-14)
+
+
+def test_generic_map_trains_through():
+    """Adam on f(A(X)) + beta * penalty reaches a feasible minimiser through the generic map."""
+    M = SymmetricStiefel()
+    torch.manual_seed(0)
+    H = torch.randn(4, 4, dtype=torch.float64)
+    H = H + H.T
+    X = M.random(4, 2, dtype=torch.float64).requires_grad_()
+    opt = torch.optim.Adam([X], lr=0.02)
+    for _ in range(500):
+        opt.zero_grad()
+        Y = M.dissolve(X)
+        loss = -torch.trace(Y.T @ H @ Y) + 10.0 * M.penalty(X)
+        loss.backward()
+        opt.step()
+    best = torch.linalg.eigvalsh(H)[-2:].sum()
+    Y = M.project(X.detach())
+    assert float(M.violation(X.detach())) < 1e-3
+    assert abs(float(torch.trace(Y.T @ H @ Y)) - float(best)) < 1e-3 * abs(float(best)) + 1e-3
+
+
+def test_check_manifold_catches_a_wrong_map():
+    """The kit must fail a manifold whose map is not a dissolving map (it can fail)."""
+
+    class Wrong(SymmetricStiefel):
+        name = "test_wrong"
+
+        def dissolve(self, X):
+            return X @ (1.5 * torch.eye(X.shape[-1], dtype=X.dtype) - 0.25 * X.mT @ X)
+
+        def project(self, X, **_):
+            return polar(X)
+
+    report = check_manifold(Wrong(), shapes=[(3, 2)])
+    assert not report.ok
+    failed = {r.name for r in report.failures}
+    assert "A(X) = X on M" in failed and "DA range in T_X M" in failed
