@@ -76,3 +76,11 @@ class ProjectionError(SolventError, RuntimeError):
 
 class PluginLoadWarning(UserWarning):
     """An installed plugin failed to load; the others keep working."""
+
+
+class ObjectiveError(SolventError, ValueError):
+    """An objective handed to ``solvent.optim`` that is not a finite real scalar function."""
+
+
+class SolverOptionError(SolventError, ValueError):
+    """An option of ``solvent.optim.minimize`` it cannot use (an unknown method, a bad x0)."""
