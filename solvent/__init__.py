@@ -8,9 +8,11 @@ Example:
     True
 """
 
-from solvent import manifolds, plugins
+from solvent import layers, manifolds, plugins
 from solvent._version import __version__
 from solvent.exceptions import (
+    ConstraintError,
+    ConstraintShapeError,
     DuplicateManifoldError,
     ManifoldDtypeError,
     ManifoldShapeError,
@@ -18,12 +20,23 @@ from solvent.exceptions import (
     SolventError,
     UnknownManifoldError,
 )
+from solvent.layers import (
+    bake,
+    constrain,
+    is_constrained,
+    penalty,
+    project_,
+    unconstrain,
+    violation,
+)
 from solvent.manifolds.base import Manifold
 from solvent.plugins import hookimpl
 from solvent.plugins.manager import available, manifold
 
 __all__ = [
     "__version__",
+    "ConstraintError",
+    "ConstraintShapeError",
     "DuplicateManifoldError",
     "Manifold",
     "ManifoldDtypeError",
@@ -32,8 +45,16 @@ __all__ = [
     "SolventError",
     "UnknownManifoldError",
     "available",
+    "bake",
+    "constrain",
     "hookimpl",
+    "is_constrained",
+    "layers",
     "manifold",
     "manifolds",
+    "penalty",
     "plugins",
+    "project_",
+    "unconstrain",
+    "violation",
 ]

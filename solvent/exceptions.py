@@ -84,3 +84,23 @@ class ObjectiveError(SolventError, ValueError):
 
 class SolverOptionError(SolventError, ValueError):
     """An option of ``solvent.optim.minimize`` it cannot use (an unknown method, a bad x0)."""
+
+
+
+class ConstraintError(SolventError, ValueError):
+    """Bad input to ``solvent.constrain`` (unknown or already constrained parameter, bad beta...)."""
+
+
+class ConstraintShapeError(ConstraintError):
+    """A parameter that a manifold cannot take, even after the layers' shape policy."""
+
+    def __init__(self, where: str, shape: Iterable[int], manifold: str, why: str) -> None:
+        shape = tuple(shape)
+        super().__init__(
+            f"cannot constrain {where} (shape {shape}) to {manifold}: {why}. Way out: choose a "
+            "manifold that takes this shape, pass transpose=True/False, or reshape the layer."
+        )
+        self.where, self.shape, self.manifold = where, shape, manifold
+
+
+__all__ += ["ConstraintError", "ConstraintShapeError"]

@@ -1,0 +1,295 @@
+"""Public layer functions: constrain any parameter of any module to a manifold.
+
+Invariants of :func:`constrain`, checked before anything changes (so a bad call
+leaves the module exactly as it was): the names exist and are floating
+Parameters not yet parametrized, beta is finite and >= 0, and the manifold
+takes every parameter after the shape policy (:mod:`solvent.layers.shapes`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+from solvent.exceptions import ConstraintError
+from solvent.layers.parametrization import Dissolved, dissolved_of, install, uninstall
+from solvent.layers.shapes import matrix_view
+from solvent.manifolds.base import Manifold
+from solvent.plugins.manager import manifold as _resolve_manifold
+
+__all__ = [
+    "DEFAULT_BETA",
+    "bake",
+    "constrain",
+    "constraints",
+    "default_names",
+    "is_constrained",
+    "penalty",
+    "project_",
+    "unconstrain",
+    "violation",
+]
+
+DEFAULT_BETA = 0.1
+Names = str | Sequence[str] | Callable[[str], bool] | None
+
+
+def default_names(module: nn.Module) -> list[str]:
+    """The parameter(s) ``constrain`` picks when no name is given.
+
+    ``weight_hh_l*`` (every layer and direction) for RNN/LSTM/GRU, ``weight_hh``
+    for cells, ``in_proj_weight`` (or q/k/v_proj_weight) for MultiheadAttention,
+    else ``weight``.
+
+    Example:
+        >>> default_names(nn.LSTM(3, 4, num_layers=2, bidirectional=True))
+        ['weight_hh_l0', 'weight_hh_l0_reverse', 'weight_hh_l1', 'weight_hh_l1_reverse']
+    """
+    if isinstance(module, nn.RNNBase):
+        pattern = re.compile(r"weight_hh_l\d+(_reverse)?")
+        return [n for n in module._flat_weights_names if pattern.fullmatch(n)]
+    if isinstance(module, nn.RNNCellBase):
+        return ["weight_hh"]
+    if isinstance(module, nn.MultiheadAttention):
+        if module.in_proj_weight is not None or module._qkv_same_embed_dim:
+            return ["in_proj_weight"]
+        return ["q_proj_weight", "k_proj_weight", "v_proj_weight"]
+    return ["weight"]
+
+
+def _owned_names(module: nn.Module) -> list[str]:
+    names = list(module._parameters)
+    return names + list(module.parametrizations) if parametrize.is_parametrized(module) else names
+
+
+def _targets(module: nn.Module, name: Names) -> list[tuple[nn.Module, str]]:
+    """(owning module, tensor name) pairs; dotted names reach into submodules."""
+    if name is None:
+        names = default_names(module)
+    elif isinstance(name, str):
+        names = [name]
+    elif callable(name):
+        names = [n for n, _ in module.named_parameters() if name(n)]
+        if not names:
+            raise ConstraintError(f"no parameter of {type(module).__name__} matches {name!r}")
+    else:
+        names = list(name)
+    out = []
+    for n in names:
+        prefix, _, leaf = n.rpartition(".")
+        owner = module.get_submodule(prefix) if prefix else module
+        out.append((owner, leaf.replace(".parametrizations", "").removesuffix(".original")))
+    return out
+
+
+def _check_target(owner: nn.Module, name: str) -> Tensor:
+    where = f"{type(owner).__name__}.{name}"
+    if parametrize.is_parametrized(owner, name):
+        raise ConstraintError(
+            f"{where} is already constrained or parametrized; call solvent.unconstrain(module, "
+            f"{name!r}) (or remove its parametrization) first"
+        )
+    param = owner._parameters.get(name)
+    if param is None:
+        raise ConstraintError(
+            f"{type(owner).__name__} has no parameter {name!r}; its parameters are: "
+            f"{', '.join(_owned_names(owner)) or '(none)'}"
+        )
+    if not (param.is_floating_point() or param.is_complex()):
+        raise ConstraintError(f"{where} has dtype {param.dtype}: only floating parameters")
+    return param
+
+
+def constrain(
+    module: nn.Module,
+    name: Names = None,
+    manifold: str | Manifold = "stiefel",
+    *,
+    beta: float = DEFAULT_BETA,
+    transpose: bool | None = None,
+    **manifold_kwargs: object,
+) -> nn.Module:
+    """Constrain parameter(s) of ``module`` to a manifold; returns the module.
+
+    The stored tensor becomes the free variable X (initialised to the module's
+    own weight projected onto the manifold); the module sees A(X), evaluated
+    once per forward. Add ``solvent.penalty(model)`` (sum of ``beta`` * 1/2
+    ||C(X)||^2) to the loss.
+
+    Args:
+        module: any ``nn.Module``.
+        name: a parameter name (dotted names reach submodules), a list of names,
+            a predicate on names, or None for :func:`default_names`.
+        manifold: a registered name or a Manifold instance.
+        beta: the penalty weight, >= 0.
+        transpose: force (True) or forbid (False) constraining the transposed
+            matrix; None lets the shape policy choose.
+        **manifold_kwargs: options for building the manifold by name.
+
+    Raises:
+        ConstraintError: unknown, non-floating or already constrained
+            parameter, negative beta, or a shape the manifold cannot take.
+
+    Example:
+        >>> import torch, solvent
+        >>> rnn = solvent.constrain(torch.nn.RNN(4, 6), beta=0.2)
+        >>> sorted(solvent.violation(rnn))
+        ['weight_hh_l0']
+    """
+    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
+        raise ConstraintError(f"beta must be a finite number >= 0, got {beta!r}")
+    M = _resolve_manifold(manifold, **manifold_kwargs)
+    plans = []
+    for owner, n in _targets(module, name):
+        param = _check_target(owner, n)
+        plans.append((owner, n, param, matrix_view(owner, n, param.shape, M, transpose)))
+    if len({(id(o), n) for o, n, *_ in plans}) != len(plans):
+        raise ConstraintError(f"a parameter is named twice in {name!r}")
+    _register_all(plans, M, beta)
+    return module
+
+
+def _register_all(plans: list, M: Manifold, beta: float) -> None:
+    """Register every plan, or none: on failure, restore the module exactly."""
+    backup = [(owner, n, param, param.detach().clone()) for owner, n, param, _ in plans]
+    done = []
+    try:
+        for owner, n, _, view in plans:
+            parametrize.register_parametrization(owner, n, Dissolved(M, view, beta))
+            done.append((owner, n))
+            install(owner)
+    except Exception:
+        for owner, n in done:
+            parametrize.remove_parametrizations(owner, n, leave_parametrized=False)
+            uninstall(owner)
+        with torch.no_grad():
+            for owner, n, param, data in backup:
+                param.copy_(data)
+                owner._parameters[n] = param
+        raise
+
+
+def constraints(model: nn.Module) -> Iterator[tuple[str, Dissolved, Tensor]]:
+    """Every constrained tensor of ``model``: (qualified name, parametrization, X).
+
+    Example:
+        >>> import torch, solvent
+        >>> net = torch.nn.Sequential(solvent.constrain(torch.nn.Linear(2, 3)))
+        >>> [q for q, _, _ in constraints(net)]
+        ['0.weight']
+    """
+    for prefix, mod in model.named_modules(remove_duplicate=True):
+        for tname, d in dissolved_of(mod).items():
+            yield (f"{prefix}.{tname}" if prefix else tname), d, mod.parametrizations[tname].original
+
+
+def penalty(model: nn.Module) -> Tensor:
+    """Sum over constrained tensors of ``beta * 1/2 ||C(X)||^2``: a scalar to add to the loss.
+
+    Reuses the C(X) computed by the latest forward where valid. Zero (on the
+    model's device and dtype) when nothing is constrained.
+
+    Example:
+        >>> import torch, solvent
+        >>> lin = solvent.constrain(torch.nn.Linear(3, 4), beta=1.0)
+        >>> float(solvent.penalty(lin)) < 1e-10
+        True
+    """
+    total = None
+    for _, d, X in constraints(model):
+        if d.beta == 0:
+            continue
+        term = d.beta * d.penalty(X)
+        total = term if total is None else total + term
+    if total is not None:
+        return total
+    ref = next((p for p in model.parameters() if p.is_floating_point()), None)
+    dtype = ref.dtype if ref is not None else torch.get_default_dtype()
+    return torch.zeros((), dtype=dtype, device=ref.device if ref is not None else None)
+
+
+def violation(model: nn.Module) -> dict[str, float]:
+    """{qualified name: worst ||C(X)||_F over the tensor's points} for every constrained tensor.
+
+    Example:
+        >>> import torch, solvent
+        >>> lin = solvent.constrain(torch.nn.Linear(3, 4).double())
+        >>> solvent.violation(lin)["weight"] < 1e-12
+        True
+    """
+    return {q: d.violation(X) for q, d, X in constraints(model)}
+
+
+def project_(model: nn.Module) -> nn.Module:
+    """Snap every constrained X onto its manifold, in place and without autograd.
+
+    Example:
+        >>> import torch, solvent
+        >>> lin = solvent.constrain(torch.nn.Linear(3, 4).double())
+        >>> with torch.no_grad():
+        ...     lin.parametrizations.weight.original.add_(0.1)
+        >>> solvent.violation(solvent.project_(lin))["weight"] < 1e-12
+        True
+    """
+    for _, d, X in constraints(model):
+        d.project_(X)
+    return model
+
+
+def is_constrained(module: nn.Module, name: str | None = None) -> bool:
+    """Whether ``module`` (or a submodule) has a solvent constraint; on tensor ``name`` if given.
+
+    Example:
+        >>> import torch, solvent
+        >>> solvent.is_constrained(solvent.constrain(torch.nn.Linear(3, 4)), "weight")
+        True
+    """
+    if name is None:
+        return any(True for _ in constraints(module))
+    owner, leaf = _targets(module, name)[0]
+    return leaf in dissolved_of(owner)
+
+
+def unconstrain(module: nn.Module, name: Names = None) -> nn.Module:
+    """Remove constraints from ``module``'s tensors, keeping the weight the module saw.
+
+    The tensor becomes a plain Parameter holding A(X) (equal to X on the
+    manifold), updated in place, so an optimizer holding it keeps working.
+    ``name=None`` removes every constraint of ``module`` itself.
+
+    Example:
+        >>> import torch, solvent
+        >>> lin = solvent.unconstrain(solvent.constrain(torch.nn.Linear(3, 4)))
+        >>> type(lin).__name__, type(lin.weight).__name__
+        ('Linear', 'Parameter')
+    """
+    targets = [(module, n) for n in dissolved_of(module)] if name is None else _targets(module, name)
+    for owner, n in targets:
+        if n not in dissolved_of(owner):
+            raise ConstraintError(f"{type(owner).__name__}.{n} is not constrained by solvent")
+        parametrize.remove_parametrizations(owner, n, leave_parametrized=True)
+        uninstall(owner)
+    return module
+
+
+def bake(model: nn.Module) -> nn.Module:
+    """Remove every constraint in ``model``, leaving plain Parameters holding A(X).
+
+    A baked model has no overhead at inference and its state_dict loads into
+    the plain architecture.
+
+    Example:
+        >>> import torch, solvent
+        >>> net = torch.nn.Sequential(solvent.constrain(torch.nn.Linear(3, 4)))
+        >>> sorted(solvent.bake(net).state_dict())
+        ['0.bias', '0.weight']
+    """
+    owners = [m for m in model.modules() if dissolved_of(m)]
+    for m in owners:
+        unconstrain(m)
+    return model
