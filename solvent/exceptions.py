@@ -86,7 +86,6 @@ class SolverOptionError(SolventError, ValueError):
     """An option of ``solvent.optim.minimize`` it cannot use (an unknown method, a bad x0)."""
 
 
-
 class ConstraintError(SolventError, ValueError):
     """Bad input to ``solvent.constrain`` (unknown or already constrained parameter, bad beta...)."""
 
