@@ -8,6 +8,12 @@ BUILTINS: dict[str, str] = {
     # registry name -> "module:Class" under solvent.manifolds
     "euclidean": "euclidean:Euclidean",
     "stiefel": "stiefel:Stiefel",
+    "sphere": "sphere:Sphere",
+    "oblique": "oblique:Oblique",
+    "grassmann": "grassmann:Grassmann",
+    "so": "so:SO",
+    "generalized_stiefel": "generalized_stiefel:GeneralizedStiefel",
+    "hyperbolic": "hyperbolic:Hyperbolic",
 }
 
 

@@ -1,0 +1,93 @@
+"""The sphere {X : ||X||_F = 1}, one point being the last ``ndim`` dimensions."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from solvent.manifolds.base import Manifold
+
+__all__ = ["Sphere", "squared_norm", "sphere_dissolve", "normalize"]
+
+
+def squared_norm(X: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """sum |x|^2 over ``dims``: real, and smooth at 0 for complex X too (unlike ``abs``)."""
+    sq = (X.conj() * X).real if X.is_complex() else X.square()
+    return sq.sum(dim=dims)
+
+
+def sphere_dissolve(X: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """A(X) = 2X / (1 + ||X||^2), the norm taken over ``dims``."""
+    s = squared_norm(X, dims)
+    for d in sorted(dims):
+        s = s.unsqueeze(d)
+    return X * (2.0 / (1.0 + s)).to(X.dtype)
+
+
+def normalize(X: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """X / ||X|| over ``dims``; a zero block becomes the first unit vector (any unit point will do)."""
+    r = squared_norm(X, dims).sqrt()
+    for d in sorted(dims):
+        r = r.unsqueeze(d)
+    first = torch.zeros_like(X)
+    first[(..., *([0] * len(dims)))] = 1
+    return torch.where(r > 0, X / torch.where(r > 0, r, 1.0).to(X.dtype), first)
+
+
+class Sphere(Manifold):
+    """Unit Frobenius norm of the whole point: ``C(X) = ||X||^2 - 1``, ``A(X) = 2X / (1 + ||X||^2)``.
+
+    On the sphere A(X) = X; its Jacobian there is ``D - X Re<X, D>``, the
+    orthogonal projection onto the tangent space; and it pulls points back
+    quadratically: ``C(A(X)) = -C(X)^2 / (2 + C(X))^2``. Real and complex.
+
+    Args:
+        ndim: how many trailing dimensions form one point (default 1, a vector;
+            ``ndim=2`` makes a whole matrix one point, e.g. a weight matrix).
+
+    Example:
+        >>> import torch, solvent
+        >>> S = solvent.manifold("sphere", ndim=2)
+        >>> X = S.random(4, 3, dtype=torch.float64)
+        >>> round(float(torch.linalg.matrix_norm(X)), 12)
+        1.0
+    """
+
+    name = "sphere"
+
+    def __init__(self, ndim: int = 1) -> None:
+        if not isinstance(ndim, int) or isinstance(ndim, bool) or ndim < 1:
+            raise ValueError(f"sphere needs ndim >= 1 (dimensions per point), got {ndim!r}")
+        self.ndim = ndim
+
+    def _dims(self) -> tuple[int, ...]:
+        return tuple(range(-self.ndim, 0))
+
+    def constraint(self, X: Tensor) -> Tensor:
+        """C(X) = ||X||_F^2 - 1: one real number per point."""
+        return squared_norm(X, self._dims()) - 1.0
+
+    def dissolve(self, X: Tensor) -> Tensor:
+        """A(X) = 2X / (1 + ||X||_F^2)."""
+        return sphere_dissolve(X, self._dims())
+
+    def project(self, X: Tensor, **_: object) -> Tensor:
+        """X / ||X||_F, the nearest point (a zero point maps to the first unit vector)."""
+        self.validate(X)
+        return normalize(X, self._dims())
+
+    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+        """Uniform on the sphere: a normalised Gaussian."""
+        self.check_shape(shape)
+        dtype = dtype or torch.get_default_dtype()
+        G = torch.randn(shape, dtype=dtype, device=device, generator=generator)
+        return normalize(G, self._dims())
+
+    def example_shapes(self) -> list[tuple[int, ...]]:
+        return [(3,), (5,)] if self.ndim == 1 else [(3, 2) + (1,) * (self.ndim - 2), (2, 2) + (2,) * (self.ndim - 2)]
+
+    def bad_shapes(self) -> list[tuple[int, ...]]:
+        return [(2,) * k for k in range(self.ndim)]
+
+    def __repr__(self) -> str:
+        return f"Sphere(ndim={self.ndim})"
