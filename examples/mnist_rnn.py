@@ -187,7 +187,8 @@ def train(cfg: argparse.Namespace, data: MnistData) -> dict:
     n_batches = -(-len(data.train_x) // cfg.batch_size)
     for epoch in range(len(epochs) + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, mininterval=1)
+        bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, mininterval=1,
+                   disable=None)  # None: a bar on a terminal, none in a log file
         with bar:
             row = {"epoch": epoch, **_train_epoch(model, opt, data, gen, cfg, bar)}
         row["wall_s"] = time.perf_counter() - t0
