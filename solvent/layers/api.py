@@ -157,6 +157,7 @@ def constrain(
 def _register_all(plans: list, M: Manifold, beta: float) -> None:
     """Register every plan, or none: on failure, restore the module exactly."""
     backup = [(owner, n, param, param.detach().clone()) for owner, n, param, _ in plans]
+    orders = {id(owner): (owner, list(owner._parameters)) for owner, *_ in plans}
     done = []
     try:
         for owner, n, _, view in plans:
@@ -171,6 +172,10 @@ def _register_all(plans: list, M: Manifold, beta: float) -> None:
             for owner, n, param, data in backup:
                 param.copy_(data)
                 owner._parameters[n] = param
+        for owner, order in orders.values():  # parameters() in its original order
+            params = dict(owner._parameters)
+            owner._parameters.clear()
+            owner._parameters.update({k: params[k] for k in order})
         raise
 
 

@@ -1,9 +1,10 @@
 """The shape policy, in one place: how a module's parameter becomes manifold points.
 
 Invariants (checked by :func:`matrix_view`, which every constraint goes through):
-  * a weight ``(out, in, *k)`` is viewed as the matrix ``(out, in * prod(k))``; a
-    vector ``(n,)`` as the column ``(n, 1)``; manifolds of one trailing dimension
-    take the rows of that matrix as their points;
+  * for a matrix manifold (``ndim == 2``) a weight ``(out, in, *k)`` is viewed as
+    the matrix ``(out, in * prod(k))`` and a vector ``(n,)`` as the column
+    ``(n, 1)``; for a vector manifold (``ndim == 1``: sphere, euclidean) the whole
+    weight, flattened, is one point; other ``ndim`` see the weight as it is;
   * stacked recurrent gates (LSTM ``4h x k``, GRU ``3h x k``, the q/k/v blocks of
     MultiheadAttention's ``in_proj_weight``) become a batch of gate blocks, each
     block one point; the gate count comes from :data:`GATES`, a table by module
@@ -95,18 +96,23 @@ def _accepts(M: Manifold, shape: tuple[int, ...]) -> str | None:
     return None
 
 
-def _candidates(shape: tuple[int, ...], gates: int, transpose: bool | None) -> list[MatrixView]:
-    """The views to try, in order of preference."""
-    if len(shape) == 1:  # a vector: itself, else a column
-        points = [(shape[0],), (shape[0], 1)]
+def _candidates(
+    shape: tuple[int, ...], gates: int, ndim: int, transpose: bool | None
+) -> list[MatrixView]:
+    """The views to try, in order of preference, for a manifold of ``ndim`` trailing dims."""
+    block = (shape[0] // gates,) + shape[1:]
+    if ndim == 1:  # vector manifolds: the whole block is one point
+        points = [(math.prod(block),)]
+    elif ndim == 2:  # (out, in, *k) -> (out, in * prod(k)); a vector -> a column
+        points = [(block[0], math.prod(block[1:]))]
     else:
-        points = [(shape[0] // gates, math.prod(shape[1:]))]
-    views = []
-    for point in points:
-        flips = [False, True] if transpose is None else [bool(transpose)]
-        for t in flips if len(point) == 2 else [False]:
-            views.append(MatrixView(shape, gates, point, t))
-    return views
+        points = [block]
+    flips = [False, True] if transpose is None else [bool(transpose)]
+    return [
+        MatrixView(shape, gates, point, t)
+        for point in points
+        for t in (flips if len(point) == 2 else [False])
+    ]
 
 
 def matrix_view(
@@ -128,7 +134,7 @@ def matrix_view(
     if not shape or shape[0] % gates:
         gates = 1  # not a stacked parameter after all (a custom subclass): one block
     reasons = []
-    for view in _candidates(shape, gates, transpose) if shape else []:
+    for view in _candidates(shape, gates, M.ndim, transpose) if shape else []:
         reason = _accepts(M, view.point_shape)
         if reason is None:
             return view
