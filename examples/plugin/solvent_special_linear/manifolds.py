@@ -1,0 +1,135 @@
+"""The plugin's manifolds: one given by its constraint alone, one with a closed-form map."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from solvent import Manifold
+from solvent.exceptions import ManifoldShapeError, ProjectionError
+from solvent.manifolds.stiefel import qr_unique
+
+__all__ = ["ScaledSphere", "SpecialLinear"]
+
+
+class SpecialLinear(Manifold):
+    """The special linear group SL(n) = {X in K^{n x n} : det X = 1}, K = R or C.
+
+    Only ``C(X) = det X - 1`` is written here: the dissolving map is solvent's
+    generic Jacobian-based one, and ``project`` its default (repeated dissolve
+    steps), which converges from points near SL(n). ``random`` is the one extra:
+    projecting a Gaussian matrix fails when its determinant is negative, and a
+    Gaussian matrix rescaled to det 1 is often badly conditioned, so ``random``
+    builds a well-conditioned point directly.
+
+    Example:
+        >>> import torch, solvent
+        >>> SL = solvent.manifold("special_linear")
+        >>> X = SL.random(4, 4, dtype=torch.float64)
+        >>> bool(SL.violation(X) < 1e-12)
+        True
+    """
+
+    name = "special_linear"
+    ndim = 2
+
+    def constraint(self, X: Tensor) -> Tensor:
+        """C(X) = det X - 1, one number per point."""
+        return torch.linalg.det(X) - 1
+
+    def check_shape(self, shape) -> None:
+        """Needs square matrices, after any batch dimensions."""
+        super().check_shape(shape)
+        if shape[-2] != shape[-1]:
+            raise ManifoldShapeError(
+                self.name, shape, f"a square matrix, got {shape[-2]}x{shape[-1]}",
+                "the determinant is defined for square matrices only",
+            )
+
+    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+        """A random point of condition number at most e: ``U diag(s) V`` with det 1.
+
+        U and V are Haar-distributed (QR of Gaussian matrices, sign fixed), the
+        log singular values are uniform in [-1/2, 1/2] less their mean, and the
+        first row is divided by det(U V) (a unit number) so that det X = 1.
+        """
+        self.check_shape(shape)
+        dtype = dtype or torch.get_default_dtype()
+        real = torch.empty(0, dtype=dtype).real.dtype
+
+        def haar() -> Tensor:
+            G = torch.randn(shape, dtype=dtype, device=device, generator=generator)
+            return qr_unique(G)
+
+        log_s = torch.rand(shape[:-1], dtype=real, device=device, generator=generator) - 0.5
+        s = torch.exp(log_s - log_s.mean(-1, keepdim=True)).to(dtype)
+        X = (haar() * s.unsqueeze(-2)) @ haar()
+        d = torch.linalg.det(X)
+        return torch.cat([X[..., :1, :] / d[..., None, None], X[..., 1:, :]], -2)
+
+    def example_shapes(self) -> list[tuple[int, ...]]:
+        return [(2, 2), (3, 3)]
+
+    def bad_shapes(self) -> list[tuple[int, ...]]:
+        return [(), (3,), (3, 2)]
+
+
+class ScaledSphere(Manifold):
+    """The sphere of radius r: ``C(x) = |x|^2 - r^2``, ``A(x) = 2 r^2 x / (r^2 + |x|^2)``.
+
+    On the sphere A(x) = x, and DA(x)[d] = d - x (x^H d) / r^2 there, the
+    projection onto the tangent space; off it ``|A(x)|^2 - r^2 =
+    -r^2 (|x|^2 - r^2)^2 / (r^2 + |x|^2)^2``, a quadratic pull-back.
+
+    Args:
+        radius: r > 0.
+
+    Example:
+        >>> import torch, solvent
+        >>> S = solvent.manifold("scaled_sphere", radius=2.0)
+        >>> x = S.random(5, dtype=torch.float64)
+        >>> round(float(torch.linalg.vector_norm(x)), 12)
+        2.0
+    """
+
+    name = "scaled_sphere"
+    ndim = 1
+
+    def __init__(self, radius: float = 1.0) -> None:
+        radius = float(radius)
+        if not (math.isfinite(radius) and radius > 0):
+            raise ValueError(f"{self.name} needs a finite radius > 0, got {radius}")
+        self.radius = radius
+
+    def constraint(self, X: Tensor) -> Tensor:
+        """C(x) = |x|^2 - r^2, one real number per point."""
+        return _sqnorm(X) - self.radius**2
+
+    def dissolve(self, X: Tensor) -> Tensor:
+        """A(x) = 2 r^2 x / (r^2 + |x|^2)."""
+        r2 = self.radius**2
+        return X * (2 * r2 / (r2 + _sqnorm(X))).unsqueeze(-1)
+
+    def project(self, X: Tensor, **_: object) -> Tensor:
+        """r x / |x|, the nearest point of the sphere."""
+        self.validate(X)
+        norm = _sqnorm(X).sqrt().unsqueeze(-1)
+        if bool((norm == 0).any()):
+            raise ProjectionError(f"{self.name}.project got a zero vector, which has no direction")
+        return X * (self.radius / norm)
+
+    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+        """A uniformly distributed point: a normalised Gaussian vector times r."""
+        self.check_shape(shape)
+        dtype = dtype or torch.get_default_dtype()
+        X = torch.randn(shape, dtype=dtype, device=device, generator=generator)
+        return self.project(X)
+
+
+def _sqnorm(X: Tensor) -> Tensor:
+    """|x|^2 over the last dimension, real; smooth at 0 (unlike abs() of a complex number)."""
+    if X.is_complex():
+        X = torch.view_as_real(X).flatten(-2)
+    return X.square().sum(-1)
