@@ -3,11 +3,16 @@
 Invariants of the registry, enforced in :func:`_build_registry`:
   * every name maps to exactly one factory; a second claim is a
     DuplicateManifoldError naming both plugins;
-  * a plugin whose module fails to import, or whose hook raises, contributes
-    nothing (its partial registrations are dropped) and is reported by a
-    PluginLoadWarning naming it and its error; the others keep working;
+  * a plugin whose module fails to import, whose hook is misspelled (pluggy's
+    check_pending, run per installed plugin in :func:`_load_entry_points`), or
+    whose hook raises, contributes nothing (its partial registrations are
+    dropped) and is reported by a PluginLoadWarning naming it and its error;
+    the others keep working;
+  * an installed plugin whose entry-point name is already taken by another is
+    skipped with a PluginLoadWarning naming both, never silently;
   * the registry is built whole and then published, so an error leaves no
-    half-registered state behind.
+    half-registered state behind; :func:`register_plugin` raises the new
+    plugin's own errors (rather than warning) and unregisters it.
 """
 
 from __future__ import annotations
@@ -73,20 +78,35 @@ def _autoload_disabled() -> bool:
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+        if pm.is_blocked(ep.name):
             continue
         dist = getattr(ep, "dist", None)
         where = f"{ep.name!r} ({dist.name} {dist.version})" if dist else repr(ep.name)
+        if pm.get_plugin(ep.name) is not None:
+            _warn(f"solvent plugin {where} was skipped: the name {ep.name!r} is already taken "
+                  f"by {_where(ep.name)}; rename one of the entry points")
+            continue
+        plugin = None
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
+            pm.check_pending()  # a misspelled hook name is this plugin's error
         except Exception as err:  # a broken plugin must not break the others
-            warnings.warn(
-                PluginLoadWarning(f"solvent plugin {where} failed to load: {err!r}"), stacklevel=3
-            )
+            if plugin is not None and pm.get_plugin(ep.name) is plugin:
+                pm.unregister(plugin)
+            _warn(f"solvent plugin {where} failed to load: {err!r}")
             continue
         if dist is not None:
             _dists[ep.name] = (dist.name, dist.version)
+
+
+def _where(plugin_name: str) -> str:
+    dist = _dists.get(plugin_name)
+    return f"plugin {plugin_name!r}" + (f" ({dist[0]} {dist[1]})" if dist else "")
+
+
+def _warn(message: str) -> None:
+    warnings.warn(PluginLoadWarning(message), stacklevel=4)
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -109,7 +129,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
         return _pm
 
 
-def _build_registry(pm: pluggy.PluginManager) -> dict[str, ManifoldEntry]:
+def _build_registry(pm: pluggy.PluginManager, strict: object = None) -> dict[str, ManifoldEntry]:
     entries: dict[str, ManifoldEntry] = {}
     for impl in pm.hook.solvent_register_manifolds.get_hookimpls():
         plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
@@ -127,15 +147,14 @@ def _build_registry(pm: pluggy.PluginManager) -> dict[str, ManifoldEntry]:
                 raise DuplicateManifoldError(name, _describe(old), _describe(new))
             staged[name] = new
 
-        try:
-            impl.function(register=register)
+        try:  # pluggy lets an implementation take fewer arguments than the spec
+            impl.function(**{arg: register for arg in impl.argnames})
         except DuplicateManifoldError:
             raise
         except Exception as err:
-            warnings.warn(
-                PluginLoadWarning(f"solvent plugin {plugin_name!r} failed to register: {err!r}"),
-                stacklevel=3,
-            )
+            if impl.plugin is strict:  # register_plugin: the caller is right there
+                raise
+            _warn(f"solvent plugin {plugin_name!r} failed to register: {err!r}")
             continue
         entries.update(staged)
     return entries
@@ -193,7 +212,8 @@ def manifold(name, **kwargs):
 def register_plugin(plugin: object, name: str | None = None) -> str:
     """Register a plugin object at run time (tests, notebooks); the registry is rebuilt.
 
-    The plugin is checked first: if its registrations clash, nothing changes.
+    The plugin is checked first: if its hook is misspelled, raises, or
+    registers a name that is taken, the error is raised and nothing changes.
     """
     global _registry
     with _lock:
@@ -201,7 +221,7 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
         plugin_name = pm.register(plugin, name=name)
         try:
             pm.check_pending()
-            new = _build_registry(pm)
+            new = _build_registry(pm, strict=plugin)
         except Exception:
             pm.unregister(plugin)
             raise
