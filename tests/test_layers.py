@@ -227,3 +227,21 @@ def test_bake_and_unconstrain_keep_the_weight_the_module_saw():
     torch.testing.assert_close(first_tensor(plain(*args)), out)
     with pytest.raises(solvent.ConstraintError, match="not constrained"):
         solvent.unconstrain(module, "weight_hh_l0")
+
+
+def test_cache_never_outlives_a_forward_even_one_that_raises():
+    module, args = build("lstm", torch.float64)
+    solvent.constrain(module)
+    first_tensor(module(*args)).sum().backward()
+    dissolved = [d for _, d, _ in constraints(module)]
+    assert all(d._scope == 0 and d._cached is None for d in dissolved)
+    with pytest.raises(RuntimeError):
+        module(torch.randn(4, 2, 7, dtype=torch.float64))  # wrong input size
+    assert all(d._scope == 0 and d._cached is None for d in dissolved)
+    # outside a forward every access evaluates afresh, so it sees in-place changes of X
+    X = module.parametrizations.weight_hh_l0.original
+    with torch.no_grad():
+        X.mul_(2.0)
+    torch.testing.assert_close(
+        module.weight_hh_l0, dissolved[0].evaluate(X)[0]
+    )
