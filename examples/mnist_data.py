@@ -207,11 +207,17 @@ def prepare_mnist(root: str | os.PathLike) -> Path:
     return raw_dir(root)
 
 
-def load_mnist(root: str | os.PathLike = "./data", device: str | torch.device = "cpu") -> MnistData:
+def load_mnist(
+    root: str | os.PathLike = "./data",
+    device: str | torch.device = "cpu",
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+) -> MnistData:
     """The whole of MNIST as tensors: images (N, 28, 28) scaled to [0, 1] once, labels int64.
 
     The scaling is ``torchvision.transforms.ToTensor``'s (byte / 255), done once
-    for the whole set instead of once per sample and epoch.
+    for the whole set instead of once per sample and epoch. ``train_limit`` and
+    ``test_limit`` keep only the first images of each split (smoke tests).
 
     Example:
         >>> data = load_mnist("./data")  # doctest: +SKIP
@@ -222,8 +228,8 @@ def load_mnist(root: str | os.PathLike = "./data", device: str | torch.device = 
 
     prepare_mnist(root)
     tensors = []
-    for train in (True, False):
+    for train, limit in ((True, train_limit), (False, test_limit)):
         ds = torchvision.datasets.MNIST(str(root), train=train, download=False)
-        tensors.append(ds.data.to(device=device, dtype=torch.float32).div_(255.0))
-        tensors.append(ds.targets.to(device=device, dtype=torch.int64))
+        tensors.append(ds.data[:limit].to(device=device, dtype=torch.float32).div_(255.0))
+        tensors.append(ds.targets[:limit].to(device=device, dtype=torch.int64))
     return MnistData(*tensors)

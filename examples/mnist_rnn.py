@@ -44,21 +44,28 @@ RESULT_KEYS = ("manifold", "hidden", "beta", "lr", "batch_size", "seed", "uncons
                "limit", "test_limit")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; defaults reproduce the CDOpt tutorial."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--manifold", default="stiefel", help="manifold of weight_hh_l0")
-    p.add_argument("--hidden", type=int, default=150)
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--hidden", type=_positive, default=150)
+    p.add_argument("--epochs", type=_positive, default=10)
     p.add_argument("--beta", type=float, default=0.4, help="penalty weight (Note [beta])")
     p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=_positive, default=64)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--unconstrained", action="store_true", help="plain nn.RNN baseline")
     p.add_argument("--compare", action="store_true", help="run constrained and unconstrained")
-    p.add_argument("--limit", type=int, default=None, help="train on the first N images")
-    p.add_argument("--test-limit", type=int, default=None, help="test on the first N images")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--limit", type=_positive, default=None, help="train on the first N images")
+    p.add_argument("--test-limit", type=_positive, default=None, help="test on the first N images")
+    p.add_argument("--threads", type=_positive, default=2, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default runs/mnist_rnn[_unconstrained])")
@@ -168,11 +175,6 @@ def _restore(path: Path, cfg, model, opt, gen) -> list[dict]:
     return state["epochs"]
 
 
-def _subset(data: MnistData, cfg) -> MnistData:
-    return MnistData(data.train_x[:cfg.limit], data.train_y[:cfg.limit],
-                     data.test_x[:cfg.test_limit], data.test_y[:cfg.test_limit])
-
-
 def train(cfg: argparse.Namespace, data: MnistData) -> dict:
     """Train one run; checkpoint and write metrics.json after every epoch. Returns the metrics."""
     from tqdm import tqdm
@@ -278,7 +280,7 @@ def main(argv: list[str] | None = None) -> dict:
         result = _combined(runs)
         (cfg.out / "metrics.json").write_text(json.dumps(result, indent=1))
         return result
-    data = _subset(load_mnist(cfg.data, cfg.device), cfg)
+    data = load_mnist(cfg.data, cfg.device, cfg.limit, cfg.test_limit)
     print(f"MNIST: {len(data.train_x)} train, {len(data.test_x)} test images; "
           f"{torch.get_num_threads()} threads on {cfg.device}", flush=True)
     if not cfg.compare:

