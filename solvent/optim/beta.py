@@ -91,7 +91,7 @@ def _hessian_norm(g: Tensor, x: Tensor, iterations: int, generator) -> float:
     v = v / torch.linalg.vector_norm(v)
     lam = 0.0
     for _ in range(iterations):
-        (w,) = torch.autograd.grad(g, x, v, retain_graph=True, allow_unused=True)
+        (w,) = torch.autograd.grad((g * v).sum(), x, retain_graph=True, allow_unused=True)
         if w is None:
             return 0.0
         lam = float(torch.linalg.vector_norm(w))

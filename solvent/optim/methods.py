@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 
 from solvent.exceptions import SolverOptionError
 
@@ -12,34 +13,41 @@ __all__ = ["METHODS", "Method", "method_spec"]
 
 @dataclasses.dataclass(frozen=True)
 class Method:
-    """A SciPy method: whether it takes Hessian-vector products, and its stopping option."""
+    """A SciPy method: whether it takes Hessian-vector products, and how it reads tolerances."""
 
     name: str
     second_order: bool
-    gtol_option: str  # the SciPy option our gtol is passed as
-    extra: tuple[tuple[str, object], ...] = ()
+    tolerance: str  # "inf": gtol on max |g_i|; "2": gtol on ||g||_2; "none": no gradient test
     dense: bool = False  # keeps an N x N matrix
 
-    def options(self, gtol: float, maxiter: int, user: dict | None) -> dict:
-        """SciPy's ``options`` dict: ours first, the caller's on top."""
-        opts = {"maxiter": maxiter, self.gtol_option: gtol, **dict(self.extra)}
+    def options(self, gtol: float, maxiter: int, size: int, user: dict | None) -> dict:
+        """SciPy's ``options``: its own tests no looser than ours, then the caller's on top.
+
+        Our test, ||grad h||_2 <= gtol at an iterate, is checked in the callback
+        (Note [stopping test] in solvent.optim.minimize).
+        """
+        opts: dict = {"maxiter": maxiter}
+        if self.tolerance == "inf":  # max |g_i| <= gtol / sqrt(N) implies ||g||_2 <= gtol
+            opts["gtol"] = gtol / math.sqrt(max(size, 1))
+        elif self.tolerance == "2":
+            opts["gtol"] = gtol
+        else:  # Newton-CG stops on a small average step: only at rounding level
+            opts["xtol"] = 1e-14
+        if self.name == "L-BFGS-B":  # its relative-decrease test would stop first
+            opts["ftol"] = 1e-15
         opts.update(user or {})
         return opts
 
 
-# L-BFGS-B: ftol is SciPy's relative-decrease test (default 2.2e-9 stops long
-# before gtol on eigenvalue problems, leaving ~1e-5 errors in the vectors), so it
-# is set at rounding level and gtol decides. Newton-CG has no gradient test: its
-# xtol is an average step size, which at a quadratic rate tracks the gradient.
 METHODS: dict[str, Method] = {
     m.name.lower(): m
     for m in (
-        Method("L-BFGS-B", False, "gtol", (("ftol", 1e-15),)),
-        Method("BFGS", False, "gtol", dense=True),
-        Method("CG", False, "gtol"),
-        Method("Newton-CG", True, "xtol"),
-        Method("trust-ncg", True, "gtol"),
-        Method("trust-krylov", True, "gtol"),
+        Method("L-BFGS-B", False, "inf"),
+        Method("BFGS", False, "inf", dense=True),
+        Method("CG", False, "inf"),
+        Method("Newton-CG", True, "none"),
+        Method("trust-ncg", True, "2"),
+        Method("trust-krylov", True, "2"),
     )
 }
 

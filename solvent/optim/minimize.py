@@ -15,6 +15,19 @@
 # with an explicit beta the default is no restart. A final iterate off the
 # neighbourhood counts as a divergence too. Whatever the restarts, a run whose
 # last solve diverged returns success=False with a message saying so.
+
+# Note [stopping test]
+# ~~~~~~~~~~~~~~~~~~~~
+# SciPy's methods test different things: L-BFGS-B, BFGS and CG max |g_i|, the
+# trust-region methods ||g||_2, Newton-CG only the size of its step (which
+# stops it early, and "successfully", when the line search makes slow
+# progress). So every method gets one test, applied in the callback at each
+# accepted iterate: ||grad h(X_k)||_2 <= gtol. SciPy's own tests are set no
+# looser (methods.py: Newton-CG's step test and L-BFGS-B's relative decrease
+# test at rounding level), so when one fires first the solve has stalled at
+# the precision f's values allow (||g|| ~ sqrt(L eps |f|)), and SciPy's verdict
+# stands. Any other stop (maxiter, a failed line search) counts as success only
+# if the Riemannian gradient norm at the projected point meets gtol.
 """
 
 from __future__ import annotations
@@ -103,8 +116,8 @@ def minimize(
         raise ValueError(f"beta must be a positive number or 'auto', got {beta!r}")
     beta_value = estimate_beta(f, X, generator=gen) if auto else check_beta(beta)
     restarts = (3 if auto else 0) if max_restarts is None else int(max_restarts)
-    run = _Run(f, M, packer, spec, max_violation, callback)
-    opts = spec.options(gtol, maxiter, options)
+    run = _Run(f, M, packer, spec, max_violation, callback, gtol)
+    opts = spec.options(gtol, maxiter, packer.size, options)
     x = packer.to_numpy(packer.flatten(X)).copy()
     for attempt in range(restarts + 1):
         outcome = run.solve(x, beta_value, opts)
@@ -118,7 +131,7 @@ def minimize(
 @dataclasses.dataclass
 class _Outcome:
     x: np.ndarray
-    success: bool
+    converged: bool  # our gradient test or SciPy's own (Note [stopping test])
     message: str
     diverged: bool = False
     stopped: bool = False
@@ -128,12 +141,16 @@ class _Stop(Exception):
     """The user's callback asked to stop."""
 
 
+class _Converged(Exception):
+    """The gradient test of Note [stopping test] is met."""
+
+
 class _Run:
     """The state shared by the solves of one minimize() call: counts, history, clock."""
 
     def __init__(self, f, M: Manifold, packer: Packer, spec: Method, max_violation: float,
-                 callback) -> None:
-        self.f, self.M, self.packer, self.spec = f, M, packer, spec
+                 callback, gtol: float) -> None:
+        self.f, self.M, self.packer, self.spec, self.gtol = f, M, packer, spec, gtol
         self.max_violation, self.user_callback = max_violation, callback
         self.history, self.clock = History(), Clock()
         self.nit = self.nfev = self.njev = self.nhev = 0
@@ -156,12 +173,16 @@ class _Run:
         try:
             res = scipy.optimize.minimize(self.obj.fun, x0, jac=True, hessp=hessp,
                                           method=self.spec.name, callback=self._step, options=opts)
-            self.obj.guard(self.obj.evaluate(res.x))
+            final = self.obj.evaluate(res.x)
+            self.obj.guard(final)
         except Diverged as err:
             return _Outcome(self.last_good, False, f"diverged: {err}", diverged=True)
         except _Stop:
             return _Outcome(self.last_good, False, "stopped by the callback", stopped=True)
-        return _Outcome(np.array(res.x), bool(res.success), str(res.message))
+        except _Converged:
+            return _Outcome(self.last_good, True, f"||grad h||_2 <= gtol = {self.gtol:.3g}")
+        converged = bool(res.success) or final.grad_norm <= self.gtol
+        return _Outcome(np.array(res.x), converged, str(res.message))
 
     def _step(self, xk: np.ndarray) -> None:
         ev = self.obj.evaluate(xk)
@@ -174,6 +195,8 @@ class _Run:
                            self.history.time[-1], self.obj.h.beta)
             if self.user_callback(info):
                 raise _Stop
+        if ev.grad_norm <= self.gtol:
+            raise _Converged
 
     def _record(self, ev, beta: float) -> None:
         self.history.append(ev.objective, ev.violation, ev.grad_norm, self.clock(), beta)
@@ -195,20 +218,23 @@ class _Run:
             fun = float(scalar_value(self.f(X)))
         grad_norm = riemannian_grad_norm(self.f, self.M, X)
         success = not (out.diverged or out.stopped) and np.isfinite(fun)
-        success = success and (out.success or grad_norm <= gtol)
-        message = _message(out, success, beta, restarts, auto)
+        success = success and (out.converged or grad_norm <= gtol)
+        message = _message(out, success, beta, restarts, auto, grad_norm, gtol)
         return OptimizeResult(X, fun, grad_norm, violation, bool(success), message, self.nit,
                               self.nfev, self.njev, self.nhev, beta, restarts, self.spec.name,
                               self.history)
 
 
-def _message(out: _Outcome, success: bool, beta: float, restarts: int, auto: bool) -> str:
+def _message(out: _Outcome, success: bool, beta: float, restarts: int, auto: bool,
+             grad_norm: float, gtol: float) -> str:
     msg = out.message
     if out.diverged:
         fix = "" if auto else "; pass beta='auto', a larger beta, or max_restarts=k to raise it"
         return f"{msg} (beta = {beta:.3g}, after {restarts} restart(s)){fix}"
     if restarts:
         msg += f" (after {restarts} restart(s) raising beta to {beta:.3g})"
-    if success and not out.success:
+    if success and not out.converged:
         msg += "; the Riemannian gradient norm meets gtol"
+    elif not success:
+        msg += f"; not converged: Riemannian gradient norm {grad_norm:.3g} > gtol {gtol:.3g}"
     return msg

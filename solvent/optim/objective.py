@@ -77,7 +77,9 @@ class Objective:
         if not ev.g.requires_grad:  # h is affine in x
             return np.zeros_like(p, dtype=np.float64)
         v = self.packer.from_numpy(p, self.dtype, self.device)
-        (Hv,) = torch.autograd.grad(ev.g, ev.xt, v, retain_graph=True)
+        # d(g . v)/dx rather than grad_outputs=v: the same product, without torch's
+        # first-call import of its symbolic-shape machinery (seconds) for grad_outputs.
+        (Hv,) = torch.autograd.grad((ev.g * v).sum(), ev.xt, retain_graph=True)
         return self.packer.to_numpy(Hv)
 
     def guard(self, ev: Evaluation) -> None:
