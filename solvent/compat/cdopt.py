@@ -16,7 +16,7 @@ Example:
     >>> import torch
     >>> from solvent.compat.cdopt import Linear_cdopt, get_quad_penalty, stiefel_torch
     >>> fc = Linear_cdopt(8, 4, manifold_class=stiefel_torch, penalty_param=0.1)
-    >>> float(get_quad_penalty(fc)) < 1e-10
+    >>> float(get_quad_penalty(fc).detach()) < 1e-10
     True
 """
 
@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 import solvent
-from solvent.layers.api import constraints
+from solvent.layers.ops import constraints
 from solvent.layers.parametrization import dissolved_of
 from solvent.manifolds.base import Manifold
 
@@ -169,7 +169,7 @@ def get_quad_penalty(model: nn.Module) -> Tensor:
     Example:
         >>> from solvent.compat.cdopt import RNN_cdopt, get_quad_penalty, stiefel_torch
         >>> rnn = RNN_cdopt(3, 5, manifold_class=stiefel_torch, penalty_param=0.2)
-        >>> float(get_quad_penalty(rnn)) < 1e-10
+        >>> float(get_quad_penalty(rnn).detach()) < 1e-10
         True
     """
     return solvent.penalty(model)
@@ -197,7 +197,7 @@ def get_constraint_violation(model: nn.Module, ord=None, **kwargs) -> Tensor:
     Example:
         >>> from solvent.compat.cdopt import Linear_cdopt, get_constraint_violation, stiefel_torch
         >>> fc = Linear_cdopt(6, 3, manifold_class=stiefel_torch).double()
-        >>> float(get_constraint_violation(fc)) < 1e-20
+        >>> float(get_constraint_violation(fc)) < 1e-10
         True
     """
     vec = get_constraint_violation_vector(model)

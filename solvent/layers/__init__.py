@@ -6,12 +6,10 @@ Example:
     >>> loss = lin(torch.randn(2, 8)).sum() + solvent.penalty(lin)
 """
 
-from solvent.layers.api import (
-    DEFAULT_BETA,
+from solvent.layers.api import DEFAULT_BETA, constrain, default_names
+from solvent.layers.ops import (
     bake,
-    constrain,
     constraints,
-    default_names,
     is_constrained,
     penalty,
     project_,
