@@ -28,6 +28,12 @@ from solvent.manifolds.base import Manifold
 __all__ = ["Dissolved", "dissolved_of", "install", "uninstall"]
 
 
+def _compiling() -> bool:
+    """Whether dynamo is tracing (torch.compiler.is_compiling, or its older home)."""
+    check = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
+    return bool(check())
+
+
 class Dissolved(nn.Module):
     """The parametrization ``X -> A(X)`` for one parameter, with its manifold, view and beta.
 
@@ -56,7 +62,7 @@ class Dissolved(nn.Module):
 
     def forward(self, X: Tensor) -> Tensor:
         """A(X), computed once per forward of the owning module."""
-        if torch.compiler.is_compiling():
+        if _compiling():
             return self.evaluate(X)[0]  # pure: no caching inside a traced graph
         key = (X._version, torch.is_grad_enabled())
         if self._scope and self._cached is not None and self._cached[0] == key:
@@ -141,14 +147,14 @@ def dissolved_of(module: nn.Module) -> dict[str, Dissolved]:
 
 
 def _enter_scope(module: nn.Module, args: tuple) -> None:
-    if torch.compiler.is_compiling():
+    if _compiling():
         return
     for d in dissolved_of(module).values():
         d._scope += 1
 
 
 def _leave_scope(module: nn.Module, args: tuple, output: object) -> None:
-    if torch.compiler.is_compiling():
+    if _compiling():
         return
     for d in dissolved_of(module).values():
         d._scope = max(d._scope - 1, 0)
