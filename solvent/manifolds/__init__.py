@@ -2,7 +2,32 @@
 
 from solvent.manifolds.base import Manifold, is_closed_form
 from solvent.manifolds.euclidean import Euclidean
+from solvent.manifolds.generalized_stiefel import GeneralizedStiefel, ManifoldParameterError
+from solvent.manifolds.grassmann import Grassmann
+from solvent.manifolds.hyperbolic import Hyperbolic
+from solvent.manifolds.lorentz import Lorentz
+from solvent.manifolds.oblique import Oblique
+from solvent.manifolds.product import Product
+from solvent.manifolds.so import SO
+from solvent.manifolds.sphere import Sphere
 from solvent.manifolds.stiefel import Stiefel
+from solvent.manifolds.symplectic_stiefel import SymplecticStiefel
 from solvent.plugins.manager import available
 
-__all__ = ["Manifold", "Euclidean", "Stiefel", "available", "is_closed_form"]
+__all__ = [
+    "Manifold",
+    "Euclidean",
+    "GeneralizedStiefel",
+    "Grassmann",
+    "Hyperbolic",
+    "Lorentz",
+    "ManifoldParameterError",
+    "Oblique",
+    "Product",
+    "SO",
+    "Sphere",
+    "Stiefel",
+    "SymplecticStiefel",
+    "available",
+    "is_closed_form",
+]

@@ -134,8 +134,9 @@ class GeneralizedStiefel(Manifold):
         error of the first, which grows like eps * cond(X)^2.
         """
         self.validate(X)
-        Y = X @ inv_sqrt_hermitian(self._gram(X), self.name)
-        return Y @ inv_sqrt_hermitian(self._gram(Y), self.name)
+        Y = X.to(_wide(X.dtype))  # float64 inside: a float32 Gram matrix loses half the digits
+        Y = Y @ inv_sqrt_hermitian(self._gram(Y), self.name)
+        return (Y @ inv_sqrt_hermitian(self._gram(Y), self.name)).to(X.dtype)
 
     def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
         """A Gaussian matrix G made B-orthonormal: G (G^H B G)^{-1/2}."""
@@ -168,6 +169,10 @@ class GeneralizedStiefel(Manifold):
     def __repr__(self) -> str:
         kind = "None" if self.B is None else ("tensor" if isinstance(self.B, Tensor) else "callable")
         return f"{type(self).__name__}(B={kind})"
+
+
+def _wide(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if dtype.is_complex else torch.float64
 
 
 def _eye(X: Tensor) -> Tensor:

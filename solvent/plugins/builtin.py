@@ -14,6 +14,9 @@ BUILTINS: dict[str, str] = {
     "so": "so:SO",
     "generalized_stiefel": "generalized_stiefel:GeneralizedStiefel",
     "hyperbolic": "hyperbolic:Hyperbolic",
+    "lorentz": "lorentz:Lorentz",
+    "symplectic_stiefel": "symplectic_stiefel:SymplecticStiefel",
+    "product": "product:Product",
 }
 
 
