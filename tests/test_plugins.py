@@ -19,6 +19,8 @@ from solvent.exceptions import DuplicateManifoldError, PluginLoadWarning, Unknow
 from solvent.manifolds import Euclidean, Stiefel
 from solvent.plugins import ENTRY_POINT_GROUP, builtin, manager
 
+pytest_plugins = ["pytester"]
+
 
 @dataclasses.dataclass
 class FakeEntryPoint:
@@ -250,3 +252,52 @@ def test_example_plugin_is_installed_with_its_distribution(fresh_registry):
         assert entries[name].source.endswith(version)
     assert not solvent.manifolds.is_closed_form(solvent.manifold("special_linear"))
     assert solvent.manifolds.is_closed_form(solvent.manifold("scaled_sphere"))
+
+
+PLUGIN_AUTHOR_TESTS = """
+import solvent
+from solvent.pytest_plugin import conformance_test
+
+
+class WrongSphere(solvent.Manifold):
+    name = "wrong_sphere"
+    ndim = 1
+    supports_complex = False
+
+    def constraint(self, X):
+        return X.square().sum(-1) - 1
+
+    def dissolve(self, X):  # not a dissolving map: A(X) != X on the sphere
+        return 2 * X
+
+    def project(self, X, **_):
+        return X / X.norm(dim=-1, keepdim=True)
+
+
+test_scaled_sphere = conformance_test("scaled_sphere", dtypes=["float64"])
+test_wrong = conformance_test(WrongSphere(), dtypes=["float64", "complex128"])
+
+
+def test_fixture_passes(solvent_conformance):
+    solvent_conformance("euclidean", dtypes=["float64"])
+
+
+def test_fixture_fails(solvent_conformance):
+    solvent_conformance(WrongSphere(), shapes=[(3,)])
+"""
+
+
+def test_pytest_plugin_gives_plugin_authors_a_one_line_test(pytester):
+    """The pytest11 plugin is picked up by a plain pytest run: passes pass, failures fail readably."""
+    pytester.makepyfile(test_author=PLUGIN_AUTHOR_TESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(passed=2, failed=2, skipped=1)
+    result.stdout.fnmatch_lines([
+        "*_ test_wrong?float64? _*",
+        "*[[]float64[]] conformance of 'wrong_sphere':*",
+        "*FAIL  A(X) = X on M*",
+        "*wrong_sphere is real only*",
+    ])
+    failed = {r.nodeid for r in result.reprec.getreports("pytest_runtest_logreport") if r.failed}
+    assert failed == {"test_author.py::test_wrong[float64]",
+                      "test_author.py::test_fixture_fails"}
