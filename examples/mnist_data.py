@@ -207,6 +207,16 @@ def prepare_mnist(root: str | os.PathLike) -> Path:
     return raw_dir(root)
 
 
+def _read_idx(path: Path) -> torch.Tensor:
+    """An uncompressed IDX file of unsigned bytes as a uint8 tensor (the format torchvision reads)."""
+    raw = path.read_bytes()
+    zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype != 0x08:
+        raise MnistDataError(f"{path} is not an IDX file of unsigned bytes")
+    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    return torch.from_numpy(np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape).copy())
+
+
 def load_mnist(
     root: str | os.PathLike = "./data",
     device: str | torch.device = "cpu",
@@ -215,21 +225,23 @@ def load_mnist(
 ) -> MnistData:
     """The whole of MNIST as tensors: images (N, 28, 28) scaled to [0, 1] once, labels int64.
 
-    The scaling is ``torchvision.transforms.ToTensor``'s (byte / 255), done once
-    for the whole set instead of once per sample and epoch. ``train_limit`` and
-    ``test_limit`` keep only the first images of each split (smoke tests).
+    Reads the verified files of ``torchvision.datasets.MNIST``'s layout directly
+    (the same tensors as its ``.data`` and ``.targets``, without importing
+    torchvision, which costs more than reading the data). The scaling is
+    ``transforms.ToTensor``'s (byte / 255), done once for the whole set instead of
+    once per sample and epoch. ``train_limit`` and ``test_limit`` keep only the
+    first images of each split (smoke tests).
 
     Example:
         >>> data = load_mnist("./data")  # doctest: +SKIP
         >>> int(data.test_y.numel())  # doctest: +SKIP
         10000
     """
-    import torchvision
-
-    prepare_mnist(root)
+    folder = prepare_mnist(root)
     tensors = []
-    for train, limit in ((True, train_limit), (False, test_limit)):
-        ds = torchvision.datasets.MNIST(str(root), train=train, download=False)
-        tensors.append(ds.data[:limit].to(device=device, dtype=torch.float32).div_(255.0))
-        tensors.append(ds.targets[:limit].to(device=device, dtype=torch.int64))
+    for split, limit in (("train", train_limit), ("t10k", test_limit)):
+        images = _read_idx(folder / f"{split}-images-idx3-ubyte")[:limit]
+        labels = _read_idx(folder / f"{split}-labels-idx1-ubyte")[:limit]
+        tensors.append(images.to(device=device, dtype=torch.float32).div_(255.0))
+        tensors.append(labels.to(device=device, dtype=torch.int64))
     return MnistData(*tensors)

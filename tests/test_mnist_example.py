@@ -48,6 +48,10 @@ def test_converted_idx_files_are_the_official_ones(mnist_root):
     assert float(data.train_x.min()) == 0.0 and float(data.train_x.max()) == 1.0
     assert data.train_y[:5].tolist() == [5, 0, 4, 1, 9]
     assert torch.bincount(data.test_y).tolist()[:3] == [980, 1135, 1032]
+    torchvision = pytest.importorskip("torchvision")
+    theirs = torchvision.datasets.MNIST(str(mnist_root), train=False, download=False)
+    assert torch.equal(data.test_x, theirs.data.float() / 255)
+    assert torch.equal(data.test_y, theirs.targets)
 
 
 def test_verified_files_are_reused(mnist_root, monkeypatch):
