@@ -102,10 +102,13 @@ def cdopt_run(problem: Problem, method: str) -> Callable[[], tuple]:
             if mon.reached(torch.from_numpy(np.asarray(xk)).reshape(n, p)):
                 raise StopIteration
 
+        options = {"maxiter": MAXITER, "gtol": 1e-14}
+        if method == "L-BFGS-B":  # as solvent does: let gtol, not ftol, decide
+            options["ftol"] = 1e-15
         res = scipy.optimize.minimize(
             prob.cdf_fun_vec_np, prob.Xinit_vec_np, method=method, jac=prob.cdf_grad_vec_np,
             hessp=prob.cdf_hvp_vec_np if method.startswith("trust") else None, callback=check,
-            options={"maxiter": MAXITER, "gtol": 1e-14})
+            options=options)
         if mon.rel > TOL:
             mon.reached(torch.from_numpy(res.x).reshape(n, p))
 
