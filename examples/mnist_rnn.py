@@ -137,7 +137,7 @@ def _train_epoch(model, opt, data: MnistData, gen, cfg, bar) -> dict[str, float]
         ce_sum += ce.item() * len(idx)
         correct += (out.argmax(1) == y).sum().item()
         seen = min(start + cfg.batch_size, n)
-        if i % 25 == 0 or seen == n:
+        if not bar.disable and (i % 25 == 0 or seen == n):
             bar.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}",
                             viol=f"{max(violations(model, cfg).values(), default=0):.1e}")
         bar.update(1)
@@ -167,6 +167,8 @@ def _restore(path: Path, cfg, model, opt, gen) -> list[dict]:
     if mine != theirs:
         diff = {k: (theirs[k], mine[k]) for k in RESULT_KEYS if mine[k] != theirs[k]}
         raise SystemExit(f"{path} was made with other settings (checkpoint, now): {diff}")
+    if state["epoch"] > cfg.epochs:
+        raise SystemExit(f"{path} already holds {state['epoch']} epochs; ask for --epochs >= that")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["torch_rng"])

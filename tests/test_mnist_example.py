@@ -140,6 +140,8 @@ def test_resume_gives_the_uninterrupted_result(mnist_root, tmp_path, capsys):
     assert weights.keys() == resumed.keys()
     for k in weights:
         assert torch.equal(weights[k], resumed[k]), k
+    with pytest.raises(SystemExit, match="already holds 2 epochs"):
+        mnist_rnn.main([*base, "--epochs", "1", "--resume", "--out", str(tmp_path / "split")])
     with pytest.raises(SystemExit, match="other settings"):
         mnist_rnn.main([*base, "--epochs", "3", "--resume", "--seed", "7",
                         "--out", str(tmp_path / "split")])
