@@ -40,7 +40,9 @@ def _shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a shape is comma-separated integers like 4,2; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"a shape is comma-separated integers like 4,2; got {text!r}"
+        ) from None
     if any(n < 0 for n in shape):
         raise argparse.ArgumentTypeError(f"a shape has no negative sizes; got {text!r}")
     return shape
@@ -56,18 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"solvent {solvent.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("manifolds", help="list every registered manifold: name, source, map, complex support")
+    sub.add_parser(
+        "manifolds", help="list every registered manifold: name, source, map, complex support"
+    )
     check = sub.add_parser(
-        "check", help="run the conformance kit (solvent.testing.check_manifold) on one manifold",
-        description="Run solvent.testing.check_manifold on a registered manifold and print its report.",
-        epilog="exit status: 0 every check passed, 1 a check failed, 2 usage error or unknown manifold",
+        "check",
+        help="run the conformance kit (solvent.testing.check_manifold) on one manifold",
+        description="Run the conformance kit on a registered manifold and print its report.",
+        epilog="exit status: 0 every check passed, 1 a check failed, 2 usage error or unknown "
+        "manifold",
     )
     check.add_argument("name", help="a registered manifold name (see `solvent manifolds`)")
     check.add_argument("--shape", type=_shape, action="append", metavar="N,P",
-                       help="a point shape to check, e.g. 4,2 (repeatable; default: the manifold's examples)")
-    check.add_argument("--dtype", choices=sorted(DTYPES), default="float64", help="default: float64")
+                       help="a point shape to check, e.g. 4,2 (repeatable; default: the "
+                       "manifold's example shapes)")
+    check.add_argument("--dtype", choices=sorted(DTYPES), default="float64",
+                       help="default: float64")
     check.add_argument("--seed", type=int, default=0, help="seeds the random inputs (default: 0)")
-    check.add_argument("--device", default=None, help="where to run, e.g. cpu or cuda (default: cpu)")
+    check.add_argument("--device", default=None,
+                       help="where to run, e.g. cpu or cuda (default: cpu)")
     check.add_argument("--kwargs", default="{}", metavar="JSON",
                        help='options for the manifold, as a JSON object, e.g. \'{"radius": 2.0}\'')
     return parser
@@ -79,7 +88,8 @@ def _describe(entry: ManifoldEntry) -> tuple[str, str]:
         M = entry.factory()
     except Exception:  # a manifold that needs options: say so rather than guess
         return "? (needs options)", "?"
-    return ("closed-form" if is_closed_form(M) else "generic"), ("yes" if M.supports_complex else "no")
+    kind = "closed-form" if is_closed_form(M) else "generic"
+    return kind, ("yes" if M.supports_complex else "no")
 
 
 def manifold_table() -> str:
@@ -94,20 +104,24 @@ def manifold_table() -> str:
     for name, entry in sorted(registry().items()):
         rows.append((name, entry.source, *_describe(entry)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
 
 
 def _build(name: str, kwargs_json: str) -> solvent.Manifold:
     try:
         kwargs = json.loads(kwargs_json)
     except json.JSONDecodeError as err:
-        raise UsageError(f"--kwargs is not valid JSON ({err}): {kwargs_json!r}")
+        raise UsageError(f"--kwargs is not valid JSON ({err}): {kwargs_json!r}") from None
     if not isinstance(kwargs, dict):
-        raise UsageError(f"--kwargs must be a JSON object like '{{\"radius\": 2}}', got {kwargs_json!r}")
+        raise UsageError(
+            f"--kwargs must be a JSON object like '{{\"radius\": 2}}', got {kwargs_json!r}"
+        )
     try:
         return solvent.manifold(name, **kwargs)
     except (SolventError, TypeError, ValueError) as err:
-        raise UsageError(str(err))
+        raise UsageError(str(err)) from err
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -121,7 +135,7 @@ def _check(args: argparse.Namespace) -> int:
         try:
             M.check_shape(shape)
         except ValueError as err:
-            raise UsageError(str(err))
+            raise UsageError(str(err)) from err
     report = check_manifold(M, shapes=args.shape, dtype=dtype, device=args.device, seed=args.seed)
     print(report.format())
     return EXIT_OK if report.ok else EXIT_FAILED

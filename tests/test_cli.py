@@ -60,7 +60,9 @@ def test_manifolds_lists_every_registered_manifold(with_test_plugin, capsys):
     rows = {line.split()[0]: line for line in lines[1:]}
     assert set(rows) == set(solvent.available())
     assert rows["stiefel"].split()[1:] == ["built-in", "closed-form", "yes"]
-    assert rows["special_linear"].split()[1:] == ["solvent-special-linear", "0.1.0", "generic", "yes"]
+    assert rows["special_linear"].split()[1:] == [
+        "solvent-special-linear", "0.1.0", "generic", "yes"
+    ]
     assert rows["test_wrong_sphere"].split()[1:] == ["test_cli_plugin", "closed-form", "yes"]
     assert "? (needs options)" in rows["test_needs_options"]
 
@@ -121,7 +123,7 @@ def test_module_runs_as_a_script():
                          capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == EXIT_USAGE, run.stderr
     assert "unknown manifold 'no_such_manifold'" in run.stderr
-    assert "special_linear" in run.stderr and "stiefel" in run.stderr  # plugins load in a new process
+    assert "special_linear" in run.stderr and "stiefel" in run.stderr  # a new process loads plugins
     assert run.stdout == ""
 
 

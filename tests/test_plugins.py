@@ -100,7 +100,8 @@ def test_installed_plugin_is_loaded_with_its_distribution(installed):
 
 def test_plugin_failing_to_import_is_reported_and_others_load(installed):
     installed(
-        FakeEntryPoint("broken", ModuleNotFoundError("No module named 'numpyy'"), dist("solvent-broken")),
+        FakeEntryPoint("broken", ModuleNotFoundError("No module named 'numpyy'"),
+                       dist("solvent-broken")),
         FakeEntryPoint("good", plugin("good_a"), dist("solvent-good")),
     )
     with pytest.warns(PluginLoadWarning, match=r"'broken' \(solvent-broken 1.0\).*numpyy"):
@@ -150,7 +151,8 @@ def test_autoload_can_be_switched_off(installed, monkeypatch, value):
 
 def test_plugin_whose_hook_raises_contributes_nothing(installed):
     installed(
-        FakeEntryPoint("flaky", plugin("partial_a", fail=RuntimeError("boom")), dist("solvent-flaky")),
+        FakeEntryPoint("flaky", plugin("partial_a", fail=RuntimeError("boom")),
+                       dist("solvent-flaky")),
         FakeEntryPoint("good", plugin("good_a")),
     )
     with pytest.warns(PluginLoadWarning, match=r"'flaky'.*RuntimeError\('boom'\)"):
@@ -288,7 +290,7 @@ def test_fixture_fails(solvent_conformance):
 
 
 def test_pytest_plugin_gives_plugin_authors_a_one_line_test(pytester):
-    """The pytest11 plugin is picked up by a plain pytest run: passes pass, failures fail readably."""
+    """A plain pytest run picks up the pytest11 plugin: passes pass, failures fail readably."""
     pytester.makepyfile(test_author=PLUGIN_AUTHOR_TESTS)
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(passed=2, failed=2, skipped=1)

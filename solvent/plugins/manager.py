@@ -133,20 +133,8 @@ def _build_registry(pm: pluggy.PluginManager, strict: object = None) -> dict[str
     entries: dict[str, ManifoldEntry] = {}
     for impl in pm.hook.solvent_register_manifolds.get_hookimpls():
         plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
-        dist, version = _dists.get(plugin_name, (None, None))
         staged: dict[str, ManifoldEntry] = {}
-
-        def register(name: str, factory: Callable) -> None:
-            if not isinstance(name, str) or not _NAME.match(name):
-                raise ValueError(f"plugin {plugin_name!r} registered an invalid name {name!r}")
-            if not callable(factory):
-                raise TypeError(f"plugin {plugin_name!r} registered {name!r} with a non-callable")
-            new = ManifoldEntry(name, factory, plugin_name, dist, version)
-            old = entries.get(name) or staged.get(name)
-            if old is not None:
-                raise DuplicateManifoldError(name, _describe(old), _describe(new))
-            staged[name] = new
-
+        register = _registrar(plugin_name, entries, staged)
         try:  # pluggy lets an implementation take fewer arguments than the spec
             impl.function(**{arg: register for arg in impl.argnames})
         except DuplicateManifoldError:
@@ -158,6 +146,24 @@ def _build_registry(pm: pluggy.PluginManager, strict: object = None) -> dict[str
             continue
         entries.update(staged)
     return entries
+
+
+def _registrar(plugin_name: str, entries: dict, staged: dict) -> Callable[[str, Callable], None]:
+    """The ``register`` callback one plugin receives: it stages into ``staged`` only."""
+    dist, version = _dists.get(plugin_name, (None, None))
+
+    def register(name: str, factory: Callable) -> None:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"plugin {plugin_name!r} registered an invalid name {name!r}")
+        if not callable(factory):
+            raise TypeError(f"plugin {plugin_name!r} registered {name!r} with a non-callable")
+        new = ManifoldEntry(name, factory, plugin_name, dist, version)
+        old = entries.get(name) or staged.get(name)
+        if old is not None:
+            raise DuplicateManifoldError(name, _describe(old), _describe(new))
+        staged[name] = new
+
+    return register
 
 
 def _describe(entry: ManifoldEntry) -> str:
@@ -242,7 +248,7 @@ def unregister_plugin(plugin_or_name: object) -> None:
 
 
 def reset() -> None:
-    """Forget the plugin manager and registry; the next use rebuilds them (re-reads entry points)."""
+    """Forget the plugin manager and registry; the next use rebuilds them (rereads entry points)."""
     global _pm, _registry
     with _lock:
         _pm, _registry = None, None
