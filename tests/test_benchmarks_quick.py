@@ -85,3 +85,19 @@ def test_run_all_keeps_text_outside_markers(bench, tmp_path):
     assert text.startswith("# Title\n\nintro\n")
     assert "second" in text and "first" not in text
     assert text.count(run_all.BEGIN) == 1 and text.count(run_all.END) == 1
+
+
+def test_count_dissolves_counts_top_level_calls_once(bench):
+    import torch
+
+    import solvent
+
+    M = solvent.manifold("euclidean")  # its dissolve_with_constraint calls dissolve inside
+    counter = bench("_harness").count_dissolves(M)
+    x = torch.zeros(3, dtype=torch.float64)
+    M.dissolve_with_constraint(x)
+    assert counter.count == 1
+    M.dissolve(x)
+    assert counter.count == 2
+    counter.reset()
+    assert counter.count == 0
