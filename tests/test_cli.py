@@ -69,7 +69,8 @@ def test_manifolds_lists_every_registered_manifold(with_test_plugin, capsys):
 
 def test_check_passes_and_prints_the_report(capsys):
     status = main(["check", "scaled_sphere", "--shape", "4", "--shape", "2",
-                   "--dtype", "float32", "--seed", "3", "--kwargs", '{"radius": 2.5}'])
+                   "--dtype", "float32", "--seed", "3", "--device", "cpu",
+                   "--kwargs", '{"radius": 2.5}'])
     out = capsys.readouterr().out
     assert status == EXIT_OK, out
     assert out.startswith("conformance of 'scaled_sphere':")
