@@ -1,4 +1,4 @@
-"""Manifold-specific properties of the built-in catalogue (the generic contract is in test_conformance)."""
+"""Manifold-specific properties of the built-in catalogue (generic contract: test_conformance)."""
 
 import pytest
 import torch
@@ -14,8 +14,19 @@ from solvent.testing import check_manifold, well_conditioned
 F64 = torch.float64
 EPS = torch.finfo(F64).eps
 seeds = st.integers(0, 2**31 - 1)
-CATALOGUE = ["euclidean", "stiefel", "sphere", "oblique", "grassmann", "generalized_stiefel",
-             "hyperbolic", "lorentz", "symplectic_stiefel", "so", "product"]
+CATALOGUE = [
+    "euclidean",
+    "stiefel",
+    "sphere",
+    "oblique",
+    "grassmann",
+    "generalized_stiefel",
+    "hyperbolic",
+    "lorentz",
+    "symplectic_stiefel",
+    "so",
+    "product",
+]
 
 
 def gen(seed):
@@ -60,7 +71,7 @@ def test_sphere_map_formula_and_projection(seed, ndim, dtype):
     assert torch.allclose(S.project(P), P, atol=100 * EPS)
     # C(A(X)) = -C^2 / (2 + C)^2, exactly
     C = S.constraint(X)
-    assert torch.allclose(S.constraint(S.dissolve(X)), -C**2 / (2 + C) ** 2, atol=100 * EPS)
+    assert torch.allclose(S.constraint(S.dissolve(X)), -(C**2) / (2 + C) ** 2, atol=100 * EPS)
 
 
 def test_sphere_whole_matrix_and_zero_point():
@@ -81,7 +92,9 @@ def test_oblique_is_the_sphere_row_by_row(seed, dtype):
     assert torch.allclose(Ob.dissolve(X), S.dissolve(X), atol=10 * EPS)
     assert torch.allclose(Ob.constraint(X), S.constraint(X))
     R = Ob.random(2, 4, 3, dtype=dtype, generator=gen(seed))
-    assert R.dtype == dtype and torch.allclose(torch.linalg.vector_norm(R, dim=-1), torch.ones(2, 4, dtype=F64))
+    assert R.dtype == dtype and torch.allclose(
+        torch.linalg.vector_norm(R, dim=-1), torch.ones(2, 4, dtype=F64)
+    )
 
 
 @given(seed=seeds, n=st.integers(1, 4))
@@ -132,7 +145,9 @@ def test_grassmann_map_is_equivariant(seed):
     Gr = solvent.manifold("grassmann")
     X = randn(5, 2, seed=seed)
     Q = solvent.manifold("so").random(2, 2, dtype=F64, generator=gen(seed))
-    assert torch.allclose(Gr.dissolve(X @ Q), Gr.dissolve(X) @ Q, atol=1e3 * EPS * float(X.norm()) ** 3)
+    assert torch.allclose(
+        Gr.dissolve(X @ Q), Gr.dissolve(X) @ Q, atol=1e3 * EPS * float(X.norm()) ** 3
+    )
 
 
 # ----------------------------------------------------------------------------- B-orthonormality
@@ -159,16 +174,20 @@ def test_generalized_stiefel_tensor_and_callable_agree(seed, n, dtype):
 
 def test_generalized_stiefel_conforms_with_a_nontrivial_B():
     for B in (spd(4, 1), lambda X: spd(4, 1).to(X.dtype) @ X):
-        report = check_manifold(solvent.manifold("generalized_stiefel", B=B), shapes=[(4, 2)], seed=2)
+        report = check_manifold(
+            solvent.manifold("generalized_stiefel", B=B), shapes=[(4, 2)], seed=2
+        )
         assert report.ok, report.format()
 
 
 @pytest.mark.parametrize(
     ("B", "match"),
-    [(torch.ones(3, 2, dtype=F64), "square"),
-     (torch.tensor([[2.0, 1.0], [0.0, 2.0]], dtype=F64), "symmetric"),
-     (torch.diag(torch.tensor([1.0, -1.0], dtype=F64)), "positive definite"),
-     ("B", "tensor, a callable")],
+    [
+        (torch.ones(3, 2, dtype=F64), "square"),
+        (torch.tensor([[2.0, 1.0], [0.0, 2.0]], dtype=F64), "symmetric"),
+        (torch.diag(torch.tensor([1.0, -1.0], dtype=F64)), "positive definite"),
+        ("B", "tensor, a callable"),
+    ],
 )
 def test_generalized_stiefel_rejects_bad_B(B, match):
     with pytest.raises(ManifoldParameterError, match=match):
@@ -220,7 +239,9 @@ def test_lorentz_rows_on_the_upper_sheet(seed):
     L = solvent.manifold("lorentz")
     X = L.random(2, 3, 4, dtype=F64, generator=gen(seed))
     mink = X[..., 1:].square().sum(-1) - X[..., 0].square()
-    assert torch.allclose(mink, -torch.ones(2, 3, dtype=F64), atol=100 * EPS) and bool((X[..., 0] > 0).all())
+    assert torch.allclose(mink, -torch.ones(2, 3, dtype=F64), atol=100 * EPS) and bool(
+        (X[..., 0] > 0).all()
+    )
     Y = X + 0.1 * randn(2, 3, 4, seed=seed + 1)
     c = L.constraint(Y)  # A(x) = x (3 + <x,x>_L) / 2 and C(A(x)) = 3/4 c^2 + 1/4 c^3, exactly
     assert torch.allclose(L.dissolve(Y), Y * (1 + c / 2).unsqueeze(-1), atol=100 * EPS)
@@ -240,7 +261,9 @@ def test_symplectic_map_pull_back_identity(seed, n, data):
     """C(A(X)) = 3/4 C J C + 1/4 C J C J C exactly, for any X (so quadratic near M)."""
     p = data.draw(st.integers(1, n))
     Sp = solvent.manifold("symplectic_stiefel")
-    X = Sp.random(2, 2 * n, 2 * p, dtype=F64, generator=gen(seed)) + 0.1 * randn(2, 2 * n, 2 * p, seed=seed)
+    X = Sp.random(2, 2 * n, 2 * p, dtype=F64, generator=gen(seed)) + 0.1 * randn(
+        2, 2 * n, 2 * p, seed=seed
+    )
     C = Sp.constraint(X)
     Jp = apply_J(torch.eye(2 * p, dtype=F64))
     expected = 0.75 * C @ Jp @ C + 0.25 * C @ Jp @ C @ Jp @ C

@@ -15,16 +15,16 @@ from solvent.manifolds.symplectic_stiefel import SymplecticStiefel
 from solvent.plugins.manager import available
 
 __all__ = [
-    "Manifold",
+    "SO",
     "Euclidean",
     "GeneralizedStiefel",
     "Grassmann",
     "Hyperbolic",
     "Lorentz",
+    "Manifold",
     "ManifoldParameterError",
     "Oblique",
     "Product",
-    "SO",
     "Sphere",
     "Stiefel",
     "SymplecticStiefel",

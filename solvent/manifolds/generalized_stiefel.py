@@ -1,4 +1,4 @@
-"""The generalized Stiefel manifold {X in R^{n x p} : X^H B X = I}, B symmetric positive definite."""
+"""The generalized Stiefel manifold {X in R^{n x p} : X^H B X = I}, B positive definite."""
 
 from __future__ import annotations
 
@@ -35,14 +35,20 @@ def inv_sqrt_hermitian(S: Tensor, manifold: str) -> Tensor:
 
 def _check_hermitian(name: str, B: Tensor) -> None:
     if B.ndim < 2 or B.shape[-1] != B.shape[-2]:
-        raise ManifoldParameterError(name, "B", f"B must be a square matrix, got shape {tuple(B.shape)}")
+        raise ManifoldParameterError(
+            name, "B", f"B must be a square matrix, got shape {tuple(B.shape)}"
+        )
     if not (B.is_floating_point() or B.is_complex()):
-        raise ManifoldParameterError(name, "B", f"B must be floating, got {B.dtype}", "call .double()")
+        raise ManifoldParameterError(
+            name, "B", f"B must be floating, got {B.dtype}", "call .double()"
+        )
     scale = float(torch.linalg.matrix_norm(B).max()) or 1.0
     asym = float(torch.linalg.matrix_norm(B - B.mH).max())
     if asym > 100 * B.shape[-1] * torch.finfo(B.dtype).eps * scale:
         raise ManifoldParameterError(
-            name, "B", f"B must be symmetric (Hermitian), but ||B - B^H|| = {asym:.3g}",
+            name,
+            "B",
+            f"B must be symmetric (Hermitian), but ||B - B^H|| = {asym:.3g}",
             "pass (B + B^H) / 2",
         )
 
@@ -78,7 +84,9 @@ class GeneralizedStiefel(Manifold):
             self._check_B(B)
         elif B is not None and not callable(B):
             raise ManifoldParameterError(
-                self.name, "B", f"B must be a tensor, a callable X -> B @ X or None, got {type(B).__name__}"
+                self.name,
+                "B",
+                f"B must be a tensor, a callable X -> B @ X or None, got {type(B).__name__}",
             )
         self.B = B
 
@@ -88,7 +96,9 @@ class GeneralizedStiefel(Manifold):
         if int(torch.linalg.cholesky_ex(B).info.max()) != 0:
             w = float(torch.linalg.eigvalsh(B).min())
             raise ManifoldParameterError(
-                self.name, "B", f"B must be positive definite, but its smallest eigenvalue is {w:.3g}",
+                self.name,
+                "B",
+                f"B must be positive definite, but its smallest eigenvalue is {w:.3g}",
                 "use 'hyperbolic' for an indefinite B",
             )
 
@@ -156,7 +166,9 @@ class GeneralizedStiefel(Manifold):
         if self._size() is not None and n != self._size():
             raise ManifoldShapeError(self.name, shape, f"{self._size()} rows to match B, got {n}")
         if n < p:
-            raise ManifoldShapeError(self.name, shape, f"n >= p, got {n}x{p}", "constrain its transpose")
+            raise ManifoldShapeError(
+                self.name, shape, f"n >= p, got {n}x{p}", "constrain its transpose"
+            )
 
     def example_shapes(self) -> list[tuple[int, ...]]:
         n = self._size()
@@ -167,7 +179,9 @@ class GeneralizedStiefel(Manifold):
         return [(), (3,), (2, 4)] if n is None else [(), (n,), (n + 1, 1)]
 
     def __repr__(self) -> str:
-        kind = "None" if self.B is None else ("tensor" if isinstance(self.B, Tensor) else "callable")
+        kind = (
+            "None" if self.B is None else ("tensor" if isinstance(self.B, Tensor) else "callable")
+        )
         return f"{type(self).__name__}(B={kind})"
 
 

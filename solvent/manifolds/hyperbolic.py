@@ -48,7 +48,8 @@ class Hyperbolic(GeneralizedStiefel):
         >>> import torch, solvent
         >>> H = solvent.manifold("hyperbolic")
         >>> X = H.random(4, 2, dtype=torch.float64)
-        >>> B = torch.tensor([[0., 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]], dtype=torch.float64)
+        >>> I2, O2 = torch.eye(2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)
+        >>> B = torch.cat((torch.cat((O2, I2), 1), torch.cat((I2, O2), 1)))
         >>> torch.allclose(X.mT @ B @ X, torch.eye(2, dtype=torch.float64))
         True
     """
@@ -64,7 +65,9 @@ class Hyperbolic(GeneralizedStiefel):
         w = torch.linalg.eigvalsh(B)
         tiny = 100 * B.shape[-1] * torch.finfo(B.dtype).eps * float(w.abs().max())
         if bool((w.abs() <= tiny).any()):
-            raise ManifoldParameterError(self.name, "B", "B must be nonsingular, it has a zero eigenvalue")
+            raise ManifoldParameterError(
+                self.name, "B", "B must be nonsingular, it has a zero eigenvalue"
+            )
         if bool((w <= 0).all()):
             raise ManifoldParameterError(
                 self.name, "B", "B has no positive eigenvalue, so X^T B X = I has no solution"
@@ -84,7 +87,9 @@ class Hyperbolic(GeneralizedStiefel):
 
     def _split(self, X: Tensor, positive: Tensor) -> tuple[Tensor, Tensor]:
         if positive.ndim > 1:
-            raise ManifoldParameterError(self.name, "B", "project/random need a single (unbatched) B")
+            raise ManifoldParameterError(
+                self.name, "B", "project/random need a single (unbatched) B"
+            )
         if int(positive.sum()) < X.shape[-1]:
             raise ProjectionError(
                 f"{self.name}: B has {int(positive.sum())} positive eigenvalues, fewer than p = "
@@ -106,14 +111,21 @@ class Hyperbolic(GeneralizedStiefel):
         return from_z(Z).to(X.dtype)
 
     def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
-        """Z- Gaussian (scale 1/4: moderate, well-conditioned points), Z+ = Q (I + Z-^H Z-)^{1/2} with Q a Haar frame."""
+        """Z- Gaussian (scale 1/4: moderate, well-conditioned points), Z+ = Q (I + Z-^H Z-)^{1/2}.
+
+        Q is a Haar frame, so Z+^H Z+ - Z-^H Z- = I exactly.
+        """
         self.check_shape(shape)
         dtype = dtype or torch.get_default_dtype()
         X = torch.empty(shape, dtype=dtype, device=device)
-        to_z, from_z, positive = self._eig_coordinates(X)
+        _, from_z, positive = self._eig_coordinates(X)
         ip, im = self._split(X, positive)
         Z = torch.empty_like(X)
-        gauss = lambda k: torch.randn((*shape[:-2], k, shape[-1]), dtype=dtype, device=device, generator=generator)  # noqa: E731
+
+        def gauss(k: int) -> Tensor:
+            size = (*shape[:-2], k, shape[-1])
+            return torch.randn(size, dtype=dtype, device=device, generator=generator)
+
         Z[..., im, :] = 0.25 * gauss(len(im))
         Z[..., ip, :] = qr_unique(gauss(len(ip))) @ _sqrt_eye_plus_gram(Z[..., im, :])
         return from_z(Z)
@@ -124,7 +136,9 @@ class Hyperbolic(GeneralizedStiefel):
         n, p = shape[-2], shape[-1]
         if self.B is None and (n % 2 or 2 * p > n):
             raise ManifoldShapeError(
-                self.name, shape, f"n even and p <= n/2 for the default B = [[0, I], [I, 0]], got {n}x{p}",
+                self.name,
+                shape,
+                f"n even and p <= n/2 for the default B = [[0, I], [I, 0]], got {n}x{p}",
                 "pass your own B",
             )
         if isinstance(self.B, Tensor) and p > self._n_positive:

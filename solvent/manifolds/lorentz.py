@@ -44,7 +44,10 @@ class Lorentz(Manifold):
         super().check_shape(shape)
         if shape[-1] < 2:
             raise ManifoldShapeError(
-                self.name, shape, f"rows of length d + 1 >= 2, got {shape[-1]}", "append a time coordinate"
+                self.name,
+                shape,
+                f"rows of length d + 1 >= 2, got {shape[-1]}",
+                "append a time coordinate",
             )
 
     def constraint(self, X: Tensor) -> Tensor:
@@ -63,7 +66,7 @@ class Lorentz(Manifold):
         return torch.cat((x0, space), dim=-1)
 
     def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
-        """Space coordinates N(0, 1/(4d)) (distance O(1) from the origin in any dimension d), lifted."""
+        """Space coordinates N(0, 1/(4d)), so distance O(1) from the origin in any d; lifted."""
         self.check_shape(shape)
         dtype = dtype or torch.get_default_dtype()
         G = torch.randn(shape, dtype=dtype, device=device, generator=generator)

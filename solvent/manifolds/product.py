@@ -17,7 +17,7 @@ Point = tuple[Tensor, ...]
 
 
 class Product(Manifold):
-    """``M1 x ... x Mk``: ``C(X) = [vec C1(X1), ..., vec Ck(Xk)]``, ``A(X) = (A1(X1), ..., Ak(Xk))``.
+    """``M1 x ... x Mk``: ``C(X) = [vec C1(X1), ...]``, ``A(X) = (A1(X1), ..., Ak(Xk))``.
 
     A point is a tuple of tensors, one per factor; all factors share the batch
     dimensions (the leading ones before each factor's point). The constraint is
@@ -57,11 +57,15 @@ class Product(Manifold):
 
     def check_shape(self, shape) -> None:
         """Needs one shape per factor, each valid for its factor."""
-        if not isinstance(shape, (tuple, list)) or len(shape) != len(self.manifolds) or not all(
-            isinstance(s, (tuple, list, torch.Size)) for s in shape
+        if (
+            not isinstance(shape, (tuple, list))
+            or len(shape) != len(self.manifolds)
+            or not all(isinstance(s, (tuple, list, torch.Size)) for s in shape)
         ):
             raise ManifoldShapeError(
-                self.name, shape, f"one shape per factor ({len(self.manifolds)} shapes)",
+                self.name,
+                shape,
+                f"one shape per factor ({len(self.manifolds)} shapes)",
                 "pass a tuple of points, e.g. (x, Y)",
             )
         for M, s in zip(self.manifolds, shape):
@@ -72,7 +76,9 @@ class Product(Manifold):
         if not isinstance(X, (tuple, list)):
             shape = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
             raise ManifoldShapeError(
-                self.name, shape, f"a tuple of {len(self.manifolds)} points, one per factor, not one tensor"
+                self.name,
+                shape,
+                f"a tuple of {len(self.manifolds)} points, one per factor, not one tensor",
             )
         self.check_shape([x.shape if isinstance(x, Tensor) else () for x in X])
         for M, x in zip(self.manifolds, X):
@@ -80,7 +86,9 @@ class Product(Manifold):
         batches = {tuple(x.shape[: x.ndim - M.ndim]) for M, x in zip(self.manifolds, X)}
         if len(batches) > 1:
             raise ManifoldShapeError(
-                self.name, [tuple(x.shape) for x in X], f"the same batch dimensions in every factor, got {batches}"
+                self.name,
+                [tuple(x.shape) for x in X],
+                f"the same batch dimensions in every factor, got {batches}",
             )
 
     def default_atol(self, X: Point) -> float:
@@ -94,7 +102,9 @@ class Product(Manifold):
         parts = []
         for M, x in zip(self.manifolds, X):
             C = M.constraint(x)
-            parts.append((torch.stack((C.real, C.imag), -1) if C.is_complex() else C).reshape(*batch, -1))
+            parts.append(
+                (torch.stack((C.real, C.imag), -1) if C.is_complex() else C).reshape(*batch, -1)
+            )
         return torch.cat(parts, dim=-1)
 
     def dissolve(self, X: Point) -> Point:
@@ -119,7 +129,8 @@ class Product(Manifold):
         """One random point per factor: ``random(shape1, shape2, ...)``."""
         self.check_shape(shapes)
         return tuple(
-            M.random(*s, dtype=dtype, device=device, generator=generator) for M, s in zip(self.manifolds, shapes)
+            M.random(*s, dtype=dtype, device=device, generator=generator)
+            for M, s in zip(self.manifolds, shapes)
         )
 
     # ------------------------------------------------------------------ conformance

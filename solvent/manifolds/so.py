@@ -47,7 +47,7 @@ class SO(Stiefel):
         self.validate(X)
         U, _, Vh = torch.linalg.svd(X)
         d = torch.linalg.det(U @ Vh)
-        # Flip the singular vector of the smallest singular value: the cheapest fix in Frobenius norm.
+        # Flip the singular vector of the smallest singular value: the cheapest fix (Frobenius).
         flip = torch.ones(X.shape[:-1], dtype=X.dtype, device=X.device)
         flip[..., -1] = torch.where(d < 0, -1.0, 1.0).to(X.dtype)
         return (U * flip.unsqueeze(-2)) @ Vh

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from solvent.manifolds.base import Manifold
 
-__all__ = ["Sphere", "squared_norm", "sphere_dissolve", "normalize"]
+__all__ = ["Sphere", "normalize", "sphere_dissolve", "squared_norm"]
 
 
 def squared_norm(X: Tensor, dims: tuple[int, ...], keepdim: bool = False) -> Tensor:
@@ -23,7 +23,7 @@ def sphere_dissolve(X: Tensor, dims: tuple[int, ...]) -> Tensor:
 
 
 def normalize(X: Tensor, dims: tuple[int, ...]) -> Tensor:
-    """X / ||X|| over ``dims``; a zero block becomes the first unit vector (any unit point will do)."""
+    """X / ||X|| over ``dims``; a zero block becomes the first unit vector (any unit point does)."""
     r = squared_norm(X, dims, keepdim=True).sqrt()
     first = torch.zeros_like(X)
     first[(..., *([0] * len(dims)))] = 1
@@ -31,7 +31,7 @@ def normalize(X: Tensor, dims: tuple[int, ...]) -> Tensor:
 
 
 class Sphere(Manifold):
-    """Unit Frobenius norm of the whole point: ``C(X) = ||X||^2 - 1``, ``A(X) = 2X / (1 + ||X||^2)``.
+    """Unit Frobenius norm of the point: ``C(X) = ||X||^2 - 1``, ``A(X) = 2X / (1 + ||X||^2)``.
 
     On the sphere A(X) = X; its Jacobian there is ``D - X Re<X, D>``, the
     orthogonal projection onto the tangent space; and it pulls points back
@@ -80,7 +80,11 @@ class Sphere(Manifold):
         return normalize(G, self._dims())
 
     def example_shapes(self) -> list[tuple[int, ...]]:
-        return [(3,), (5,)] if self.ndim == 1 else [(3, 2) + (1,) * (self.ndim - 2), (2, 2) + (2,) * (self.ndim - 2)]
+        return (
+            [(3,), (5,)]
+            if self.ndim == 1
+            else [(3, 2) + (1,) * (self.ndim - 2), (2, 2) + (2,) * (self.ndim - 2)]
+        )
 
     def bad_shapes(self) -> list[tuple[int, ...]]:
         return [(2,) * k for k in range(self.ndim)]

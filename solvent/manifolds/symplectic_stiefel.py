@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -60,7 +62,9 @@ class SymplecticStiefel(Manifold):
         rows, cols = shape[-2], shape[-1]
         if rows % 2 or cols % 2 or cols == 0:
             raise ManifoldShapeError(
-                self.name, shape, f"an even number of rows and of columns (2n x 2p), got {rows}x{cols}"
+                self.name,
+                shape,
+                f"an even number of rows and of columns (2n x 2p), got {rows}x{cols}",
             )
         if cols > rows:
             raise ManifoldShapeError(self.name, shape, f"n >= p (2n x 2p), got {rows}x{cols}")
@@ -96,13 +100,19 @@ class SymplecticStiefel(Manifold):
         return (Z @ _inv_sqrt(apply_Jt(self._S(Z)), self.name)).to(X.dtype)
 
     def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
-        """``Q1 diag(e^t, e^-t) Q2 E``: orthosymplectic Q1, Q2 (from Haar unitaries), t ~ N(0, 1/16) (moderate, well-conditioned points)."""
+        """``Q1 diag(e^t, e^-t) Q2 E``: Q1, Q2 orthosymplectic (Haar unitaries), t ~ N(0, 1/16).
+
+        E picks columns 1..p, n+1..n+p; the small spread keeps points well conditioned.
+        """
         self.check_shape(shape)
         dtype = dtype or torch.get_default_dtype()
         *batch, rows, cols = shape
         n, p = rows // 2, cols // 2
         cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
-        randn = lambda *s, dt=cdtype: torch.randn((*batch, *s), dtype=dt, device=device, generator=generator)  # noqa: E731
+
+        def randn(*s: int, dt: torch.dtype = cdtype) -> Tensor:
+            return torch.randn((*batch, *s), dtype=dt, device=device, generator=generator)
+
         U1, U2 = qr_unique(randn(n, n)), qr_unique(randn(n, p))
         t = 0.25 * randn(n, 1, dt=dtype)
         X = _orthosymplectic(U2)  # the columns 1..p, n+1..n+p of an orthosymplectic matrix
@@ -117,7 +127,7 @@ class SymplecticStiefel(Manifold):
 
 
 def _orthosymplectic(U: Tensor) -> Tensor:
-    """``[[Re U, -Im U], [Im U, Re U]]`` for U with orthonormal columns: symplectic and orthonormal."""
+    """``[[Re U, -Im U], [Im U, Re U]]`` for U with orthonormal columns: symplectic, orthonormal."""
     top = torch.cat((U.real, -U.imag), dim=-1)
     return torch.cat((top, torch.cat((U.imag, U.real), dim=-1)), dim=-2)
 
@@ -134,12 +144,12 @@ def _inv_sqrt(P: Tensor, name: str, max_iter: int = 60) -> Tensor:
         res = float(torch.linalg.matrix_norm(Z @ Z @ P - eye).max())
         if res < 1e3 * torch.finfo(P.dtype).eps:
             return Z
-        if res != res or res == float("inf"):
+        if not math.isfinite(res):
             break
     raise ProjectionError(
-        f"{name}.project: the square root of J_p^T X^T J_n X did not converge (it has an eigenvalue on "
-        "or near the negative real axis: X is far from the manifold or of the wrong orientation); "
-        "start from a point closer to the manifold"
+        f"{name}.project: the square root of J_p^T X^T J_n X did not converge (it has an "
+        "eigenvalue on or near the negative real axis: X is far from the manifold or of the "
+        "wrong orientation); start from a point closer to the manifold"
     )
 
 
@@ -154,7 +164,9 @@ def _skew_frame(S: Tensor, name: str) -> Tensor:
     p = S.shape[-1] // 2
     s, U = w[..., p:], U[..., p:]
     if not bool((s > 1e-12 * s.amax(-1, keepdim=True).clamp_min(1e-300)).all()):
-        raise ProjectionError(f"{name}.project: X^T J_n X is singular, X has no symplectic frame nearby")
+        raise ProjectionError(
+            f"{name}.project: X^T J_n X is singular, X has no symplectic frame nearby"
+        )
     U = U * (2.0 / s).sqrt().unsqueeze(-2)
     return torch.cat((U.imag, U.real), dim=-1)
 
