@@ -332,3 +332,17 @@ def test_product_bad_input():
         P.random((3,), (2, 4))
     with pytest.raises(ValueError, match="non-empty"):
         solvent.manifold("product", manifolds=())
+
+
+@pytest.mark.parametrize("name", CATALOGUE)
+def test_dissolve_with_constraint_matches_the_parts(name):
+    M = solvent.manifold(name)
+    shape = M.example_shapes()[0]
+    is_product = bool(shape) and isinstance(shape[0], tuple)
+    X = M.random(*shape, dtype=F64, generator=gen(0))
+    X = tuple(x + 0.1 for x in X) if is_product else X + 0.1
+    A, C = M.dissolve_with_constraint(X)
+    for a, b in zip(A if is_product else (A,), M.dissolve(X) if is_product else (M.dissolve(X),)):
+        assert torch.allclose(a, b, atol=100 * EPS)
+    assert torch.allclose(C, M.constraint(X), atol=100 * EPS)
+    assert torch.allclose(M.penalty_from_constraint(C), M.penalty(X), atol=100 * EPS)
