@@ -8,9 +8,10 @@
 # h -> -inf while its own tests may still report success. So every accepted
 # iterate's violation ||C(X_k)|| is read (free: the evaluation computed the
 # penalty) and, past ``max_violation`` (default 1: the scale where A stops being
-# a projection-like map, e.g. Stiefel's A(X) loses rank at X^T X = 3 I), or at a
-# non-finite h far from M, the solve is aborted by an exception thrown through
-# SciPy. With beta="auto" minimize restarts from the projection of the last good
+# a projection-like map, e.g. Stiefel's A(X) loses rank at X^T X = 3 I), the
+# solve is aborted by an exception thrown through SciPy. (A trial point out
+# there where h overflows is only reported as h = +inf, which line searches and
+# trust regions reject: an overlong trial step is no divergence.) With beta="auto" minimize restarts from the projection of the last good
 # iterate with beta * beta_growth, at most ``max_restarts`` times (default 3);
 # with an explicit beta the default is no restart. A final iterate off the
 # neighbourhood counts as a divergence too. Whatever the restarts, a run whose

@@ -32,12 +32,16 @@ class Diverged(Exception):
 class Evaluation:
     """h, f(A(X)), the violation and the gradient at one flat point, kept for reuse."""
 
-    def __init__(self, x: np.ndarray, xt: Tensor, h: Tensor, fA: Tensor, pen: Tensor, g: Tensor,
-                 graph: bool) -> None:
+    def __init__(self, x: np.ndarray, xt: Tensor, h: Tensor, g: Tensor, graph: bool,
+                 objective: float, violation: float) -> None:
         self.x, self.xt, self.h, self.g, self.graph = x, xt, h, g, graph
-        self.objective = float(fA.detach())
-        self.violation = math.sqrt(max(2.0 * float(pen.detach()), 0.0))
+        self.objective, self.violation = objective, violation
         self.grad_norm = float(torch.linalg.vector_norm(g.detach()))
+
+
+def _violation(pen: Tensor) -> float:
+    value = float(pen.detach())
+    return math.sqrt(max(2.0 * value, 0.0)) if math.isfinite(value) else math.inf
 
 
 class Objective:
@@ -58,11 +62,16 @@ class Objective:
         self.nfev += 1
         self.njev += 1
         xt = self.packer.from_numpy(x, self.dtype, self.device).requires_grad_(True)
+        x = np.array(x, dtype=np.float64)
         with torch.enable_grad():
             h, fA, pen = self.h.parts(self.packer.unflatten(xt))
-            self._check_finite(h, fA, pen)
+            violation = _violation(pen)
+            if not self._finite(h, fA, violation):  # far off M: a point to reject, see guard()
+                h, g = h.new_tensor(math.inf), torch.zeros_like(xt)
+                self.last = Evaluation(x, xt, h, g, graph, math.nan, violation)
+                return self.last
             (g,) = torch.autograd.grad(h, xt, create_graph=graph)
-        self.last = Evaluation(np.array(x, dtype=np.float64), xt, h, fA, pen, g, graph)
+        self.last = Evaluation(x, xt, h, g, graph, float(fA.detach()), violation)
         return self.last
 
     def fun(self, x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -74,7 +83,7 @@ class Objective:
         """The exact product Hess h(x) p, by one backward through the stored gradient graph."""
         ev = self.evaluate(x, graph=True)
         self.nhev += 1
-        if not ev.g.requires_grad:  # h is affine in x
+        if not ev.g.requires_grad:  # h is affine in x, or ev is a rejected point
             return np.zeros_like(p, dtype=np.float64)
         v = self.packer.from_numpy(p, self.dtype, self.device)
         # d(g . v)/dx rather than grad_outputs=v: the same product, without torch's
@@ -91,17 +100,22 @@ class Objective:
                 "off the manifold)"
             )
 
-    def _check_finite(self, h: Tensor, fA: Tensor, pen: Tensor) -> None:
+    def _finite(self, h: Tensor, fA: Tensor, violation: float) -> bool:
+        """Whether h is finite; a non-finite h near M is the objective's fault and an error.
+
+        Far from M (violation above max_violation) a non-finite h (overflow, or f
+        outside its domain) is reported to SciPy as +inf, which its line searches
+        and trust regions reject by shrinking the step; an accepted iterate out
+        there is a divergence (guard()).
+        """
         if bool(torch.isfinite(h)):
-            return
-        pen_value = float(pen.detach())
-        violation = math.sqrt(max(2.0 * pen_value, 0.0)) if math.isfinite(pen_value) else math.inf
+            return True
         if not violation <= self.max_violation:
-            raise Diverged(f"h is not finite at a point with violation {violation:.3g}")
+            return False
         raise ObjectiveError(
-            f"the objective f returned {float(fA.detach())} at a point near the manifold (violation "
-            f"{violation:.3g}); f must be finite there. Check f for log/sqrt/division of values "
-            "that can reach zero or become negative."
+            f"the objective f returned {float(fA.detach())} at a point near the manifold "
+            f"(violation {violation:.3g}); f must be finite there. Check f for log/sqrt/division "
+            "of values that can reach zero or become negative."
         )
 
 

@@ -1,0 +1,31 @@
+"""The solver examples run, print their gap, and pass their own tolerance (exit status 0)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import solvent
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CASES = [
+    ("pca_stiefel.py", ["--n", "60", "--p", "3"], "subspace gap"),
+    ("procrustes.py", ["--n", "30", "--p", "4", "--method", "trust-krylov"], "SVD solution"),
+    ("sphere_dictionary.py", ["--n", "8", "--m", "1500"], "nearest +-atom"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("script", "args", "expect"), CASES, ids=[c[0] for c in CASES])
+def test_example_runs_and_meets_its_tolerance(script, args, expect):
+    if script == "sphere_dictionary.py" and "sphere" not in solvent.available():
+        pytest.skip("no sphere manifold registered")
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    proc = subprocess.run([sys.executable, str(EXAMPLES / script), "--seed", "1", "--threads", "1",
+                           *args], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert expect in proc.stdout and "success=True" in proc.stdout
