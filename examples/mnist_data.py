@@ -198,7 +198,7 @@ def prepare_mnist(root: str | os.PathLike) -> Path:
         return convert_hub_archive(archive, root)
     try:
         _torchvision_download(root)
-    except Exception as err:  # noqa: BLE001 - any failure means: tell the user what to do
+    except Exception as err:  # any failure: say how to get the data offline
         raise MnistDataError(
             f"MNIST is not under {raw_dir(root)}, the {HUB_REQUIREMENT} package is not "
             f"installed, and torchvision's download failed ({type(err).__name__}: {err}). "
@@ -213,7 +213,7 @@ def _read_idx(path: Path) -> torch.Tensor:
     zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype != 0x08:
         raise MnistDataError(f"{path} is not an IDX file of unsigned bytes")
-    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     return torch.from_numpy(np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape).copy())
 
 

@@ -35,13 +35,22 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mnist_data import MnistData, load_mnist  # noqa: E402
+from mnist_data import MnistData, load_mnist
 
 __all__ = ["RowRNN", "build_model", "main", "parse_args", "plot_runs", "train"]
 
 # Settings that change the result: a checkpoint resumes only under the same ones.
-RESULT_KEYS = ("manifold", "hidden", "beta", "lr", "batch_size", "seed", "unconstrained",
-               "limit", "test_limit")
+RESULT_KEYS = (
+    "manifold",
+    "hidden",
+    "beta",
+    "lr",
+    "batch_size",
+    "seed",
+    "unconstrained",
+    "limit",
+    "test_limit",
+)
 
 
 def _positive(text: str) -> int:
@@ -67,12 +76,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--test-limit", type=_positive, default=None, help="test on the first N images")
     p.add_argument("--threads", type=_positive, default=2, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--out", type=Path, default=None,
-                   help="output folder (default runs/mnist_rnn[_unconstrained])")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default runs/mnist_rnn[_unconstrained])",
+    )
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--data", type=Path, default=Path("data"), help="data root (MNIST/raw)")
-    p.add_argument("--plot", type=Path, nargs="+", default=None, metavar="METRICS",
-                   help="only draw the figure of existing metrics.json files into --out")
+    p.add_argument(
+        "--plot",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="METRICS",
+        help="only draw the figure of existing metrics.json files into --out",
+    )
     args = p.parse_args(argv)
     if args.out is None:
         args.out = Path("runs/mnist_rnn" + ("_unconstrained" if args.unconstrained else ""))
@@ -124,7 +143,7 @@ def _train_epoch(model, opt, data: MnistData, gen, cfg, bar) -> dict[str, float]
     order = torch.randperm(n, generator=gen).to(data.train_x.device)
     total = ce_sum = correct = 0.0
     for i, start in enumerate(range(0, n, cfg.batch_size)):
-        idx = order[start:start + cfg.batch_size]
+        idx = order[start : start + cfg.batch_size]
         x, y = data.train_x[idx], data.train_y[idx]
         with parametrize.cached():  # A(X) once per step, however often the RNN reads it
             out = model(x)
@@ -138,8 +157,11 @@ def _train_epoch(model, opt, data: MnistData, gen, cfg, bar) -> dict[str, float]
         correct += (out.argmax(1) == y).sum().item()
         seen = min(start + cfg.batch_size, n)
         if not bar.disable and (i % 25 == 0 or seen == n):
-            bar.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}",
-                            viol=f"{max(violations(model, cfg).values(), default=0):.1e}")
+            bar.set_postfix(
+                loss=f"{total / seen:.3f}",
+                acc=f"{correct / seen:.3f}",
+                viol=f"{max(violations(model, cfg).values(), default=0):.1e}",
+            )
         bar.update(1)
     return {"train_loss": total / n, "train_ce": ce_sum / n, "train_acc": correct / n}
 
@@ -149,8 +171,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 10
     """Accuracy over every image of (x, y): no batch is dropped."""
     model.eval()
     with parametrize.cached():
-        correct = sum((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum().item()
-                      for i in range(0, len(x), batch))
+        correct = sum(
+            (model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum().item()
+            for i in range(0, len(x), batch)
+        )
     return correct / len(x)
 
 
@@ -191,8 +215,13 @@ def train(cfg: argparse.Namespace, data: MnistData) -> dict:
     n_batches = -(-len(data.train_x) // cfg.batch_size)
     for epoch in range(len(epochs) + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, mininterval=1,
-                   disable=None)  # None: a bar on a terminal, none in a log file
+        bar = tqdm(
+            total=n_batches,
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            leave=False,
+            mininterval=1,
+            disable=None,
+        )  # None: a bar on a terminal, none in a log file
         with bar:
             row = {"epoch": epoch, **_train_epoch(model, opt, data, gen, cfg, bar)}
         row["wall_s"] = time.perf_counter() - t0
@@ -201,32 +230,50 @@ def train(cfg: argparse.Namespace, data: MnistData) -> dict:
         row["eval_s"] = time.perf_counter() - t1
         row["violation"] = violations(model, cfg)
         epochs.append(row)
-        print(f"[{label}] epoch {epoch}/{cfg.epochs} loss {row['train_loss']:.4f} "
-              f"train acc {row['train_acc']:.4f} test acc {row['test_acc']:.4f} "
-              f"violation {max(row['violation'].values(), default=0):.2e} "
-              f"time {row['wall_s']:.1f}s", flush=True)
-        _save_checkpoint(ckpt, {
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-            "torch_rng": torch.get_rng_state(), "batch_rng": gen.get_state(),
-            "epochs": epochs, "config": _config(cfg)})
+        print(
+            f"[{label}] epoch {epoch}/{cfg.epochs} loss {row['train_loss']:.4f} "
+            f"train acc {row['train_acc']:.4f} test acc {row['test_acc']:.4f} "
+            f"violation {max(row['violation'].values(), default=0):.2e} "
+            f"time {row['wall_s']:.1f}s",
+            flush=True,
+        )
+        _save_checkpoint(
+            ckpt,
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": epoch,
+                "torch_rng": torch.get_rng_state(),
+                "batch_rng": gen.get_state(),
+                "epochs": epochs,
+                "config": _config(cfg),
+            },
+        )
         metrics = _metrics(cfg, label, epochs, len(data.train_x), len(data.test_x))
         (cfg.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return _metrics(cfg, label, epochs, len(data.train_x), len(data.test_x))
 
 
 def _config(cfg: argparse.Namespace) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()
-            if k not in ("plot", "compare")}
+    return {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in vars(cfg).items()
+        if k not in ("plot", "compare")
+    }
 
 
 def _metrics(cfg, label: str, epochs: list[dict], n_train: int, n_test: int) -> dict:
     return {
-        "label": label, "config": _config(cfg), "epochs": epochs,
+        "label": label,
+        "config": _config(cfg),
+        "epochs": epochs,
         "complete": len(epochs) == cfg.epochs,
         "final_test_acc": epochs[-1]["test_acc"] if epochs else None,
-        "train_size": n_train, "test_size": n_test,
+        "train_size": n_train,
+        "test_size": n_test,
         "mean_epoch_wall_s": sum(e["wall_s"] for e in epochs) / max(len(epochs), 1),
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
     }
 
 
@@ -248,8 +295,13 @@ def plot_runs(runs: list[dict], path: Path) -> None:
         viol = [max(e["violation"].values(), default=float("nan")) for e in run["epochs"]]
         axes[2].semilogy(ep, viol, "o-", c=c, label=name)
         width = 0.8 / len(runs)
-        axes[3].bar([x + (k - (len(runs) - 1) / 2) * width for x in ep],
-                    [e["wall_s"] for e in run["epochs"]], width=width, color=c, label=name)
+        axes[3].bar(
+            [x + (k - (len(runs) - 1) / 2) * width for x in ep],
+            [e["wall_s"] for e in run["epochs"]],
+            width=width,
+            color=c,
+            label=name,
+        )
     manifold = runs[0]["config"]["manifold"]
     titles = ["train cross-entropy", "accuracy", f"||C(W_hh)|| ({manifold})", "epoch wall time [s]"]
     for ax, title in zip(axes, titles):
@@ -283,8 +335,11 @@ def main(argv: list[str] | None = None) -> dict:
         (cfg.out / "metrics.json").write_text(json.dumps(result, indent=1))
         return result
     data = load_mnist(cfg.data, cfg.device, cfg.limit, cfg.test_limit)
-    print(f"MNIST: {len(data.train_x)} train, {len(data.test_x)} test images; "
-          f"{torch.get_num_threads()} threads on {cfg.device}", flush=True)
+    print(
+        f"MNIST: {len(data.train_x)} train, {len(data.test_x)} test images; "
+        f"{torch.get_num_threads()} threads on {cfg.device}",
+        flush=True,
+    )
     if not cfg.compare:
         result = train(cfg, data)
         plot_runs([result], cfg.out / "mnist_rnn.png")

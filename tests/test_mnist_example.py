@@ -16,8 +16,8 @@ import torch
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
-import mnist_data  # noqa: E402
-import mnist_rnn  # noqa: E402
+import mnist_data
+import mnist_rnn
 
 pytestmark = pytest.mark.slow
 TINY = ["--limit", "512", "--test-limit", "1234", "--threads", "1", "--lr", "2e-3"]
@@ -100,9 +100,21 @@ def test_pixels_must_be_bytes_over_256():
 
 
 def test_script_end_to_end_constrained_and_baseline(mnist_root, tmp_path):
-    cmd = [sys.executable, "-W", "error", str(EXAMPLES / "mnist_rnn.py"), *TINY, "--epochs", "2",
-           "--compare", "--data", str(mnist_root), "--out", str(tmp_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    cmd = [
+        sys.executable,
+        "-W",
+        "error",
+        str(EXAMPLES / "mnist_rnn.py"),
+        *TINY,
+        "--epochs",
+        "2",
+        "--compare",
+        "--data",
+        str(mnist_root),
+        "--out",
+        str(tmp_path),
+    ]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("epoch 2/2") == 2
     assert (tmp_path / "mnist_rnn.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -143,5 +155,6 @@ def test_resume_gives_the_uninterrupted_result(mnist_root, tmp_path, capsys):
     with pytest.raises(SystemExit, match="already holds 2 epochs"):
         mnist_rnn.main([*base, "--epochs", "1", "--resume", "--out", str(tmp_path / "split")])
     with pytest.raises(SystemExit, match="other settings"):
-        mnist_rnn.main([*base, "--epochs", "3", "--resume", "--seed", "7",
-                        "--out", str(tmp_path / "split")])
+        mnist_rnn.main(
+            [*base, "--epochs", "3", "--resume", "--seed", "7", "--out", str(tmp_path / "split")]
+        )
