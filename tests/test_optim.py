@@ -174,7 +174,8 @@ def test_result_is_feasible_and_consistent():
     # Note [riemannian gradient]: for Stiefel DA(X)^* is the orthogonal tangent projection
     G = -2 * H @ res.x
     rgrad = G - res.x @ (0.5 * (res.x.mT @ G + G.mT @ res.x))
-    assert res.grad_norm == pytest.approx(float(torch.linalg.matrix_norm(rgrad)), rel=1e-8, abs=1e-12)
+    expected = float(torch.linalg.matrix_norm(rgrad))
+    assert res.grad_norm == pytest.approx(expected, rel=1e-8, abs=1e-12)
 
 
 def test_callback_can_stop_the_solve():
@@ -248,3 +249,13 @@ def test_packer_round_trips_tuples_and_complex_points():
     P = Packer(parts)
     back = P.unflatten(P.flatten(parts))
     assert P.size == 14 and all(torch.equal(a, b) for a, b in zip(parts, back))
+
+
+@pytest.mark.skipif("product" not in solvent.available(), reason="no product manifold registered")
+def test_product_manifold_points_are_tuples():
+    P = solvent.manifold("product", manifolds=("sphere", "stiefel"))
+    A, B = _spd_with_gap(3, 1, 5), _spd_with_gap(5, 2, 6)
+    res = so.minimize(lambda xy: -(xy[0] @ A @ xy[0]) - (xy[1] * (B @ xy[1])).sum(),
+                      shape=((3,), (5, 2)), manifold=P, seed=0, method="trust-ncg")
+    best = np.linalg.eigvalsh(A.numpy())[-1] + np.linalg.eigvalsh(B.numpy())[-2:].sum()
+    assert res.success and isinstance(res.x, tuple) and abs(res.fun + best) <= 1e-10

@@ -75,7 +75,8 @@ def estimate_beta(
     x = packer.flatten(X0).detach().clone().requires_grad_(True)
     value = scalar_value(f(packer.unflatten(x)))
     if not torch.isfinite(value):
-        raise ObjectiveError(f"the objective returned {float(value.detach())} at the starting point")
+        bad = float(value.detach())
+        raise ObjectiveError(f"the objective returned {bad} at the starting point")
     (g,) = torch.autograd.grad(value, x, create_graph=True)
     grad_norm = float(torch.linalg.vector_norm(g.detach()))
     hess_norm = _hessian_norm(g, x, power_iterations, generator)

@@ -11,7 +11,8 @@
 # a projection-like map, e.g. Stiefel's A(X) loses rank at X^T X = 3 I), the
 # solve is aborted by an exception thrown through SciPy. (A trial point out
 # there where h overflows is only reported as h = +inf, which line searches and
-# trust regions reject: an overlong trial step is no divergence.) With beta="auto" minimize restarts from the projection of the last good
+# trust regions reject: an overlong trial step is no divergence.) With
+# beta="auto" minimize restarts from the projection of the last good
 # iterate with beta * beta_growth, at most ``max_restarts`` times (default 3);
 # with an explicit beta the default is no restart. A final iterate off the
 # neighbourhood counts as a divergence too. Whatever the restarts, a run whose

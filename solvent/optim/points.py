@@ -61,7 +61,8 @@ class Packer:
         """The point whose real flat vector is x (views of x, so autograd flows back to x)."""
         parts = []
         for chunk, shape, cplx in zip(x.split(self.sizes), self.shapes, self.complex):
-            parts.append(torch.view_as_complex(chunk.view(*shape, 2)) if cplx else chunk.view(shape))
+            part = torch.view_as_complex(chunk.view(*shape, 2)) if cplx else chunk.view(shape)
+            parts.append(part)
         return from_parts(parts, self.is_tuple)
 
     def to_numpy(self, x: Tensor) -> np.ndarray:
