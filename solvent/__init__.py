@@ -8,16 +8,18 @@ Example:
     True
 """
 
-from solvent import layers, manifolds, plugins
+from solvent import layers, manifolds, optim, plugins
 from solvent._version import __version__
 from solvent.exceptions import (
     ConstraintError,
     ConstraintShapeError,
     DuplicateManifoldError,
     ManifoldDtypeError,
+    ObjectiveError,
     ManifoldShapeError,
     ProjectionError,
     SolventError,
+    SolverOptionError,
     UnknownManifoldError,
 )
 from solvent.layers import (
@@ -41,8 +43,10 @@ __all__ = [
     "Manifold",
     "ManifoldDtypeError",
     "ManifoldShapeError",
+    "ObjectiveError",
     "ProjectionError",
     "SolventError",
+    "SolverOptionError",
     "UnknownManifoldError",
     "available",
     "bake",
@@ -52,6 +56,7 @@ __all__ = [
     "layers",
     "manifold",
     "manifolds",
+    "optim",
     "penalty",
     "plugins",
     "project_",

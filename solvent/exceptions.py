@@ -16,6 +16,11 @@ __all__ = [
     "DuplicateManifoldError",
     "ProjectionError",
     "PluginLoadWarning",
+    "ObjectiveError",
+    "SolverOptionError",
+    "ConstraintError",
+    "ConstraintShapeError",
+    "ManifoldParameterError",
 ]
 
 
@@ -102,4 +107,11 @@ class ConstraintShapeError(ConstraintError):
         self.where, self.shape, self.manifold = where, shape, manifold
 
 
-__all__ += ["ConstraintError", "ConstraintShapeError"]
+
+class ManifoldParameterError(SolventError, ValueError):
+    """A manifold parameter (the matrix B, say) that the manifold cannot use."""
+
+    def __init__(self, manifold: str, parameter: str, problem: str, fix: str = "") -> None:
+        msg = f"{manifold} cannot use this {parameter}: {problem}"
+        super().__init__(msg + (f"; {fix}" if fix else ""))
+        self.manifold, self.parameter = manifold, parameter

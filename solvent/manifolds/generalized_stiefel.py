@@ -7,19 +7,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from solvent.exceptions import ManifoldShapeError, ProjectionError, SolventError
+from solvent.exceptions import ManifoldParameterError, ManifoldShapeError, ProjectionError
 from solvent.manifolds.base import Manifold
 
 __all__ = ["GeneralizedStiefel", "ManifoldParameterError", "inv_sqrt_hermitian"]
-
-
-class ManifoldParameterError(SolventError, ValueError):
-    """A manifold parameter (the matrix B, say) that the manifold cannot use."""
-
-    def __init__(self, manifold: str, parameter: str, problem: str, fix: str = "") -> None:
-        msg = f"{manifold} cannot use this {parameter}: {problem}"
-        super().__init__(msg + (f"; {fix}" if fix else ""))
-        self.manifold, self.parameter = manifold, parameter
 
 
 def inv_sqrt_hermitian(S: Tensor, manifold: str) -> Tensor:

@@ -22,7 +22,7 @@ def qr_unique(X: Tensor) -> Tensor:
     Q, R = torch.linalg.qr(X)
     d = torch.diagonal(R, dim1=-2, dim2=-1)
     sign = torch.where(d.abs() > 0, d / d.abs(), torch.ones_like(d))
-    return Q * sign.unsqueeze(-2)
+    return (Q * sign.unsqueeze(-2)).contiguous()  # QR's Q is column-major
 
 
 class Stiefel(Manifold):
