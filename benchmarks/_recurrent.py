@@ -127,6 +127,8 @@ def _builders(cell: str, ref: Classifier, x, y, counter_box: dict) -> dict[str, 
         gt = optional_import("geotorch")
         m = copy.deepcopy(ref)
         W = m.rnn.weight_hh_l0.detach().clone()
+        if gates > 1:  # geotorch takes the stacked 4h x h weight as one Stiefel point
+            W = solvent.manifold("stiefel").project(W)
         gt.orthogonal(m.rnn, "weight_hh_l0")
         m.rnn.weight_hh_l0 = W
         return _stepper(m, x, y, adam(m), None, parametrize.cached)
