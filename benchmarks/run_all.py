@@ -62,6 +62,7 @@ def _load() -> str:
 def render(args: argparse.Namespace, sections: list[str], load_before: str) -> str:
     threads = args.threads or "1,2 (bench_solver: 2)"
     cmd = "python benchmarks/run_all.py" + (" --quick" if args.quick else "")
+    cmd += f" --only {args.only}" if args.only else ""
     head = [
         f"Generated {time.strftime('%Y-%m-%d %H:%M %Z')} by `{cmd}` (`make bench`).",
         f"Machine: {machine_info([threads], args.device)}.",
