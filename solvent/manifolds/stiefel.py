@@ -8,7 +8,35 @@ from torch import Tensor
 from solvent.exceptions import ManifoldShapeError
 from solvent.manifolds.base import Manifold
 
-__all__ = ["Stiefel", "polar", "qr_unique"]
+__all__ = ["Stiefel", "gram", "polar", "qr_unique"]
+
+
+class _Gram(torch.autograd.Function):
+    """G = X^H X with the one-product backward ``X (Z + Z^H)``.
+
+    Autograd's backward of ``X.mH @ X`` computes one product per operand
+    (``X Z^H`` and ``X Z``); the sum needs only one. The backward is written in
+    differentiable torch ops, so double backward (Hessian-vector products,
+    gradgradcheck) works.
+    """
+
+    @staticmethod
+    def forward(X: Tensor) -> Tensor:
+        return X.mH @ X
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, Z: Tensor) -> Tensor:
+        (X,) = ctx.saved_tensors
+        return X @ (Z + Z.mH)
+
+
+def gram(X: Tensor) -> Tensor:
+    """X^H X (the Gram matrix of the columns), with a backward one product cheaper than autograd's."""
+    return _Gram.apply(X)
 
 
 def polar(X: Tensor) -> Tensor:
@@ -57,17 +85,18 @@ class Stiefel(Manifold):
 
     def constraint(self, X: Tensor) -> Tensor:
         """C(X) = X^H X - I (p x p)."""
-        return X.mH @ X - _eye_like(X)
+        return gram(X) - _eye_like(X)
 
     def dissolve(self, X: Tensor) -> Tensor:
-        """A(X) = X (3/2 I - 1/2 X^H X): two n x p x p products."""
-        return X @ (1.5 * _eye_like(X) - 0.5 * (X.mH @ X))
+        """A(X) = X (3/2 I - 1/2 X^H X): two n x p x p products forward, three backward."""
+        return X @ (1.5 * _eye_like(X) - 0.5 * gram(X))
 
     def dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """(A(X), C(X)) sharing the Gram matrix X^H X."""
+        """(A(X), C(X)) sharing the Gram matrix X^H X (five products forward and backward)."""
         self.validate(X)
-        C = X.mH @ X - _eye_like(X)
-        return X - 0.5 * (X @ C), C
+        I = _eye_like(X)
+        G = gram(X)
+        return X @ (1.5 * I - 0.5 * G), G - I
 
     def project(self, X: Tensor, **_: object) -> Tensor:
         """The polar factor of X (nearest orthonormal frame in the Frobenius norm)."""
