@@ -92,7 +92,7 @@ class SolverOptionError(SolventError, ValueError):
 
 
 class ConstraintError(SolventError, ValueError):
-    """Bad input to ``solvent.constrain`` (unknown or already constrained parameter, bad beta...)."""
+    """Bad input to ``solvent.constrain`` (unknown or already constrained parameter, bad beta)."""
 
 
 class ConstraintShapeError(ConstraintError):
@@ -105,7 +105,6 @@ class ConstraintShapeError(ConstraintError):
             "manifold that takes this shape, pass transpose=True/False, or reshape the layer."
         )
         self.where, self.shape, self.manifold = where, shape, manifold
-
 
 
 class ManifoldParameterError(SolventError, ValueError):

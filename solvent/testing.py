@@ -95,9 +95,7 @@ def _norm(x) -> float:
 
 
 def _randn_like(x, gen: torch.Generator):
-    return _map(
-        lambda t: torch.randn(t.shape, dtype=t.dtype, device=t.device, generator=gen), x
-    )
+    return _map(lambda t: torch.randn(t.shape, dtype=t.dtype, device=t.device, generator=gen), x)
 
 
 def _axpy(a: float, x, y):
@@ -138,7 +136,9 @@ def _flat_fn(fn: Callable, x):
             n = math.prod(shape) * (2 if cplx else 1)
             part = v[i : i + n]
             i += n
-            out.append(torch.view_as_complex(part.reshape(*shape, 2)) if cplx else part.reshape(shape))
+            out.append(
+                torch.view_as_complex(part.reshape(*shape, 2)) if cplx else part.reshape(shape)
+            )
         return tuple(out) if isinstance(x, (tuple, list)) else out[0]
 
     def flat(v: Tensor) -> Tensor:
@@ -182,11 +182,15 @@ def _check_jacobian(M, shape, dtype, device, gen) -> list[CheckResult]:
     d = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=gen)
     v = JA @ d
     res = float(torch.linalg.vector_norm(JC @ v)) / max(float(torch.linalg.vector_norm(d)), 1.0)
-    out = [CheckResult("DA range in T_X M", shape, res <= tol, f"|DC[DA d]| {res:.2e} <= {tol:.2e}")]
+    out = [
+        CheckResult("DA range in T_X M", shape, res <= tol, f"|DC[DA d]| {res:.2e} <= {tol:.2e}")
+    ]
     # The tangent part of d: d minus its least-squares normal component.
     t = d - torch.linalg.pinv(JC, rtol=math.sqrt(_eps(X))) @ (JC @ d)
     fix = float(torch.linalg.vector_norm(JA @ t - t)) / max(float(torch.linalg.vector_norm(t)), 1.0)
-    out.append(CheckResult("DA fixes T_X M", shape, fix <= tol, f"|DA t - t| {fix:.2e} <= {tol:.2e}"))
+    out.append(
+        CheckResult("DA fixes T_X M", shape, fix <= tol, f"|DA t - t| {fix:.2e} <= {tol:.2e}")
+    )
     return out
 
 
@@ -218,10 +222,14 @@ def _check_quadratic(M, shape, dtype, device, gen) -> list[CheckResult]:
     v2 = float(M.violation(M.dissolve(_axpy(eps / 4, E, X))).max())
     floor = _tol(M, shape, X)
     if v1 <= floor:
-        return [CheckResult("quadratic pull-back", shape, True, f"violation {v1:.1e} at rounding level")]
+        return [
+            CheckResult("quadratic pull-back", shape, True, f"violation {v1:.1e} at rounding level")
+        ]
     slope = math.log(v1 / max(v2, floor * 1e-3)) / math.log(4.0)
     ok = slope >= 1.7 or v2 <= floor
-    return [CheckResult("quadratic pull-back", shape, ok, f"slope {slope:.2f} >= 1.7 (eps {eps:.1e})")]
+    return [
+        CheckResult("quadratic pull-back", shape, ok, f"slope {slope:.2f} >= 1.7 (eps {eps:.1e})")
+    ]
 
 
 def _check_autograd(M, shape, dtype, device, gen) -> list[CheckResult]:
@@ -241,10 +249,14 @@ def _check_autograd(M, shape, dtype, device, gen) -> list[CheckResult]:
         def call(*ts, _fn=fn, _multi=isinstance(X, (tuple, list))):
             return _fn(tuple(ts) if _multi else ts[0])
 
-        for label, checker in (("gradcheck", torch.autograd.gradcheck),
-                               ("gradgradcheck", torch.autograd.gradgradcheck)):
+        for label, checker in (
+            ("gradcheck", torch.autograd.gradcheck),
+            ("gradgradcheck", torch.autograd.gradgradcheck),
+        ):
             try:
-                ok = checker(call, tuple(leaves), eps=1e-6, atol=1e-5, rtol=1e-4, raise_exception=True)
+                ok = checker(
+                    call, tuple(leaves), eps=1e-6, atol=1e-5, rtol=1e-4, raise_exception=True
+                )
                 detail = ""
             except Exception as err:  # report, do not crash the kit
                 ok, detail = False, str(err).splitlines()[0][:200]
@@ -258,8 +270,10 @@ def _check_batch_dtype(M, shape, dtype, device, gen) -> list[CheckResult]:
     if not batched:  # product manifolds: tuples, checked per part by the kit on each factor
         X = _random(M, shape, dtype, device, gen)
         A = M.dissolve(X)
-        same = all(a.shape == x.shape and a.dtype == x.dtype and a.device == x.device
-                   for a, x in zip(_leaves(A), _leaves(X)))
+        same = all(
+            a.shape == x.shape and a.dtype == x.dtype and a.device == x.device
+            for a, x in zip(_leaves(A), _leaves(X))
+        )
         out.append(CheckResult("dtype/device/shape", shape, same))
         return out
     bshape = (2, 3, *shape)
@@ -267,10 +281,19 @@ def _check_batch_dtype(M, shape, dtype, device, gen) -> list[CheckResult]:
     X = X + 0.1 * torch.randn(X.shape, dtype=dtype, device=device, generator=gen)
     A = M.dissolve(X)
     ok = A.shape == X.shape and A.dtype == X.dtype and A.device == X.device
-    out.append(CheckResult("dtype/device/shape", bshape, ok, f"{tuple(A.shape)} {A.dtype} {A.device}"))
+    out.append(
+        CheckResult("dtype/device/shape", bshape, ok, f"{tuple(A.shape)} {A.dtype} {A.device}")
+    )
     C, v, p = M.constraint(X), M.violation(X), M.penalty(X)
-    ok = tuple(C.shape[:2]) == (2, 3) and tuple(v.shape) == (2, 3) and p.ndim == 0 and not p.is_complex()
-    out.append(CheckResult("batch shapes", bshape, ok, f"C {tuple(C.shape)}, violation {tuple(v.shape)}"))
+    ok = (
+        tuple(C.shape[:2]) == (2, 3)
+        and tuple(v.shape) == (2, 3)
+        and p.ndim == 0
+        and not p.is_complex()
+    )
+    out.append(
+        CheckResult("batch shapes", bshape, ok, f"C {tuple(C.shape)}, violation {tuple(v.shape)}")
+    )
     one = M.dissolve(X[1, 2])
     err = float(torch.linalg.vector_norm(one - A[1, 2]))
     tol = _tol(M, shape, X) * max(1.0, float(torch.linalg.vector_norm(one)))
@@ -347,7 +370,9 @@ def check_manifold(
             try:
                 report.results.extend(check(M, shape, dtype, device, gen))
             except Exception as err:  # a crash is a failure, reported with its cause
-                report.results.append(CheckResult(check.__name__[7:], shape, False, repr(err)[:200]))
+                report.results.append(
+                    CheckResult(check.__name__[7:], shape, False, repr(err)[:200])
+                )
     report.results.extend(_check_bad_input(M, device))
     if raise_on_failure and not report.ok:
         raise AssertionError(report.format())
@@ -357,7 +382,9 @@ def check_manifold(
 # ----------------------------------------------------------------------------- strategies
 
 
-def well_conditioned(n: int, p: int, cond: float = 10.0, *, seed: int = 0, dtype=torch.float64) -> Tensor:
+def well_conditioned(
+    n: int, p: int, cond: float = 10.0, *, seed: int = 0, dtype=torch.float64
+) -> Tensor:
     """An n x p matrix with singular values spread in [1, cond]: QR (sign fixed) then chosen S."""
     from solvent.manifolds.stiefel import qr_unique
 

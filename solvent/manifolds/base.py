@@ -200,8 +200,10 @@ class Manifold(abc.ABC):
         return f"{type(self).__name__}(name={self.name!r})"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.__dict__.keys() == other.__dict__.keys() and all(
-            _same(v, other.__dict__[k]) for k, v in self.__dict__.items()
+        return (
+            type(self) is type(other)
+            and self.__dict__.keys() == other.__dict__.keys()
+            and all(_same(v, other.__dict__[k]) for k, v in self.__dict__.items())
         )
 
     def __hash__(self) -> int:
@@ -215,8 +217,11 @@ def is_closed_form(M: Manifold) -> bool:
 
 def _same(a: object, b: object) -> bool:
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape == b.shape and bool(
-            torch.equal(a, b)
+        return (
+            isinstance(a, Tensor)
+            and isinstance(b, Tensor)
+            and a.shape == b.shape
+            and bool(torch.equal(a, b))
         )
     return a == b
 

@@ -35,7 +35,7 @@ class _Gram(torch.autograd.Function):
 
 
 def gram(X: Tensor) -> Tensor:
-    """X^H X (the Gram matrix of the columns), with a backward one product cheaper than autograd's."""
+    """X^H X, the Gram matrix of the columns, with a one-product backward."""
     return _Gram.apply(X)
 
 
@@ -94,9 +94,8 @@ class Stiefel(Manifold):
     def dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """(A(X), C(X)) sharing the Gram matrix X^H X (five products forward and backward)."""
         self.validate(X)
-        I = _eye_like(X)
-        G = gram(X)
-        return X @ (1.5 * I - 0.5 * G), G - I
+        eye, G = _eye_like(X), gram(X)
+        return X @ (1.5 * eye - 0.5 * G), G - eye
 
     def project(self, X: Tensor, **_: object) -> Tensor:
         """The polar factor of X (nearest orthonormal frame in the Frobenius norm)."""
