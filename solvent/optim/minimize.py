@@ -51,6 +51,7 @@ from solvent.optim.objective import Clock, Diverged, Objective
 from solvent.optim.points import Packer, Point
 from solvent.optim.result import History, Iterate, OptimizeResult
 from solvent.optim.start import start_point
+from solvent.optim.threads import scipy_blas_single_threaded
 from solvent.plugins.manager import manifold as _manifold
 
 __all__ = ["minimize"]
@@ -173,8 +174,10 @@ class _Run:
         self._record(self.obj.evaluate(x0), beta)
         hessp = self.obj.hessp if self.spec.second_order else None
         try:
-            res = scipy.optimize.minimize(self.obj.fun, x0, jac=True, hessp=hessp,
-                                          method=self.spec.name, callback=self._step, options=opts)
+            with scipy_blas_single_threaded():  # Note [threads] in optim/threads.py
+                res = scipy.optimize.minimize(self.obj.fun, x0, jac=True, hessp=hessp,
+                                              method=self.spec.name, callback=self._step,
+                                              options=opts)
             final = self.obj.evaluate(res.x)
             self.obj.guard(final)
         except Diverged as err:
