@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import solvent
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CASES = [
@@ -22,8 +21,6 @@ CASES = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("script", "args", "expect"), CASES, ids=[c[0] for c in CASES])
 def test_example_runs_and_meets_its_tolerance(script, args, expect):
-    if script == "sphere_dictionary.py" and "sphere" not in solvent.available():
-        pytest.skip("no sphere manifold registered")
     env = {**os.environ, "PYTHONWARNINGS": "error"}
     proc = subprocess.run([sys.executable, str(EXAMPLES / script), "--seed", "1", "--threads", "1",
                            *args], capture_output=True, text=True, timeout=120, env=env)
