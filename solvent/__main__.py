@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -169,5 +170,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE
 
 
+def _run() -> int:
+    """main() for a terminal: a closed pipe (``python -m solvent manifolds | head``) is no error."""
+    try:
+        return main()
+    except BrokenPipeError:
+        # Python flushes stdout at exit and would report the broken pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_run())

@@ -133,3 +133,25 @@ def test_torch_threads_untouched():
     before = torch.get_num_threads()
     main(["manifolds"])
     assert torch.get_num_threads() == before
+
+
+def test_closed_pipe_is_not_an_error():
+    """`solvent manifolds | head -1` ends quietly: no BrokenPipeError traceback, status 0.
+
+    The real table fits in the pipe's buffer, so the child prints far more than
+    that through the same entry point (_run) to make the pipe close under it.
+    """
+    import subprocess
+    import sys
+
+    child = (
+        "import solvent.__main__ as m\n"
+        "m.main = lambda: [print('x' * 100) for _ in range(100000)] and 0\n"
+        "raise SystemExit(m._run())"
+    )
+    cmd = f"{sys.executable} -c \"$CHILD\" | head -1"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True,
+                          timeout=120, env={**__import__("os").environ, "CHILD": child})
+    assert proc.stdout == "x" * 100 + "\n"
+    assert "BrokenPipeError" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
