@@ -36,6 +36,7 @@ __all__ = [
     "build",
     "count_dissolves",
     "fmt_ms",
+    "floor_table",
     "fmt_ratio",
     "machine_info",
     "make_parser",
@@ -165,6 +166,17 @@ class Table:
         out += ["| " + " | ".join(row) + " |" for row in self.rows]
         out += [""] + [f"- {note}" for note in self.notes]
         return "\n".join(out) + "\n"
+
+
+def floor_table(title: str, stats: dict, floor: float, floor_label: str, sol: float) -> Table:
+    """A table of every contender's median, spread and ratios to the floor and to solvent."""
+    t = Table(title, ["contender", "median ms", "IQR ms", "min–max ms", "÷ floor", "÷ solvent"])
+    t.rows.append([f"**floor** = {floor_label}", fmt_ms(floor), "", "", "1.00x",
+                   fmt_ratio(floor / sol)])
+    for name, s in stats.items():
+        t.rows.append([name, fmt_ms(s.median), s.spread(), f"{fmt_ms(s.min)}–{fmt_ms(s.max)}",
+                       fmt_ratio(s.median / floor), fmt_ratio(s.median / sol)])
+    return t
 
 
 def fmt_ms(seconds: float) -> str:

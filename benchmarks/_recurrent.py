@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 import solvent
-from _harness import Skip, Table, build, count_dissolves, fmt_ms, fmt_ratio, optional_import
+from _harness import Skip, Table, build, count_dissolves, floor_table, optional_import
 from _harness import time_interleaved
 
 __all__ = ["run_recurrent"]
@@ -184,13 +184,8 @@ def run_recurrent(cell: str, sizes: dict, args, title: str) -> list[Table]:
 def _table(title, threads, stats, skipped, evaluations, args) -> Table:
     floor = stats[PLAIN].median + stats[MAP].median
     sol = stats[SOLVENT].median
-    t = Table(f"{title} — {threads} thread(s), {args.device}",
-              ["contender", "median ms", "IQR ms", "min–max ms", "÷ floor", "÷ solvent"])
-    t.rows.append(["**floor** = unconstrained + map alone", fmt_ms(floor), "", "", "1.00x",
-                   fmt_ratio(floor / sol)])
-    for name, s in stats.items():
-        t.rows.append([name, fmt_ms(s.median), s.spread(), f"{fmt_ms(s.min)}–{fmt_ms(s.max)}",
-                       fmt_ratio(s.median / floor), fmt_ratio(s.median / sol)])
+    t = floor_table(f"{title} — {threads} thread(s), {args.device}", stats, floor,
+                    "unconstrained + map alone", sol)
     peers = {n: s.median for n, s in stats.items() if n not in (PLAIN, SOLVENT, MAP)}
     slowest_ok = all(sol < v for v in peers.values())
     t.notes.append(f"{args.reps} interleaved repetitions after {args.warmup} warm-up; "

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import solvent  # noqa: E402
 from _harness import (  # noqa: E402
-    Table, build, fmt_ms, fmt_ratio, make_parser, optional_import, resolve, time_interleaved,
+    Table, build, floor_table, make_parser, optional_import, resolve, time_interleaved,
     write_tables,
 )
 
@@ -83,14 +83,9 @@ def _builders(ref: nn.Linear, x: torch.Tensor) -> dict:
 def _table(n, batch, threads, stats, skipped, args) -> Table:
     floor = stats[PLAIN].median + stats[MATMULS].median
     sol = stats[SOLVENT].median
-    t = Table(f"Q3 Linear {n}x{n}, batch {batch}, forward+backward + penalty — "
-              f"{threads} thread(s), {args.device}",
-              ["contender", "median ms", "IQR ms", "min–max ms", "÷ floor", "÷ solvent"])
-    t.rows.append(["**floor** = unconstrained + 5 matmuls", fmt_ms(floor), "", "", "1.00x",
-                   fmt_ratio(floor / sol)])
-    for name, s in stats.items():
-        t.rows.append([name, fmt_ms(s.median), s.spread(), f"{fmt_ms(s.min)}–{fmt_ms(s.max)}",
-                       fmt_ratio(s.median / floor), fmt_ratio(s.median / sol)])
+    t = floor_table(f"Q3 Linear {n}x{n}, batch {batch}, forward+backward + penalty — "
+                    f"{threads} thread(s), {args.device}", stats, floor,
+                    "unconstrained + 5 matmuls", sol)
     t.notes.append(f"{args.reps} interleaved repetitions after {args.warmup} warm-up; "
                    f"solvent ÷ floor = {sol / floor:.2f} (target ≤ 1.3: "
                    f"{'met' if sol / floor <= 1.3 else 'MISSED'})")
