@@ -21,6 +21,7 @@ __all__ = [
     "ConstraintError",
     "ConstraintShapeError",
     "ManifoldParameterError",
+    "NonFiniteError",
 ]
 
 
@@ -114,3 +115,15 @@ class ManifoldParameterError(SolventError, ValueError):
         msg = f"{manifold} cannot use this {parameter}: {problem}"
         super().__init__(msg + (f"; {fix}" if fix else ""))
         self.manifold, self.parameter = manifold, parameter
+
+
+class NonFiniteError(ConstraintError):
+    """A weight or point holding NaN or Inf where a feasible point is needed."""
+
+    def __init__(self, where: str, bad: int, total: int) -> None:
+        super().__init__(
+            f"{where} got a tensor with {bad} non-finite (NaN or Inf) entr"
+            f"{'y' if bad == 1 else 'ies'} of {total}: there is no nearest point on the manifold. "
+            "Re-initialise the weight (or fix what produced the NaN/Inf) before constraining it."
+        )
+        self.where, self.bad, self.total = where, bad, total

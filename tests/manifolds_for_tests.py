@@ -10,7 +10,7 @@ class SymmetricStiefel(Manifold):
 
     name = "test_symmetric_stiefel"
 
-    def constraint(self, X):
+    def _constraint(self, X):
         return X.mH @ X - torch.eye(X.shape[-1], dtype=X.dtype, device=X.device)
 
     def check_shape(self, shape):
@@ -31,7 +31,7 @@ class UnitCircleRows(Manifold):
     name = "test_log_sphere_rows"
     supports_complex = False
 
-    def constraint(self, X):
+    def _constraint(self, X):
         return torch.log(X.square().sum(-1))
 
     def example_shapes(self):

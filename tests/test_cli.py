@@ -20,13 +20,13 @@ class WrongSphere(Manifold):
     name = "test_wrong_sphere"
     ndim = 1
 
-    def constraint(self, X):
+    def _constraint(self, X):
         return X.square().sum(-1) - 1
 
-    def dissolve(self, X):
+    def _dissolve(self, X):
         return 2 * X
 
-    def project(self, X, **_):
+    def _project(self, X, **_):
         return X / X.norm(dim=-1, keepdim=True)
 
 
@@ -36,7 +36,7 @@ class NeedsOptions(Manifold):
     def __init__(self, size):
         self.size = size
 
-    def constraint(self, X):
+    def _constraint(self, X):
         return X[..., :0, :0]
 
 

@@ -78,10 +78,10 @@ def test_check_manifold_catches_a_wrong_map():
     class Wrong(SymmetricStiefel):
         name = "test_wrong"
 
-        def dissolve(self, X):
+        def _dissolve(self, X):
             return X @ (1.5 * torch.eye(X.shape[-1], dtype=X.dtype) - 0.25 * X.mT @ X)
 
-        def project(self, X, **_):
+        def _project(self, X, **_):
             return polar(X)
 
     report = check_manifold(Wrong(), shapes=[(3, 2)])

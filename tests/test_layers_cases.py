@@ -78,17 +78,17 @@ class CountingStiefel(Stiefel):
         self.maps = 0
         self.constraints = 0
 
-    def dissolve_with_constraint(self, X):
+    def _dissolve_with_constraint(self, X):
         self.maps += 1
-        return super().dissolve_with_constraint(X)
+        return super()._dissolve_with_constraint(X)
 
-    def dissolve(self, X):
+    def _dissolve(self, X):
         self.maps += 1
-        return super().dissolve(X)
+        return super()._dissolve(X)
 
-    def constraint(self, X):
+    def _constraint(self, X):
         self.constraints += 1
-        return super().constraint(X)
+        return super()._constraint(X)
 
     def __eq__(self, other):
         return self is other

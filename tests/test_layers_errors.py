@@ -16,7 +16,7 @@ class SquareOrthogonal(Manifold):
 
     name = "test_square_orthogonal"
 
-    def constraint(self, X):
+    def _constraint(self, X):
         return X.mT @ X - torch.eye(X.shape[-1], dtype=X.dtype)
 
     def check_shape(self, shape):
@@ -33,7 +33,7 @@ class RefusesWideRows(SquareOrthogonal):
     def check_shape(self, shape):
         Manifold.check_shape(self, shape)
 
-    def project(self, X, **_):
+    def _project(self, X, **_):
         if X.shape[-1] == 3:
             raise ProjectionError("test_refuses cannot project 3 columns")
         return solvent.manifold("stiefel").project(X)

@@ -1,4 +1,8 @@
-"""Manifolds: the interface and the built-ins, one per file."""
+"""Manifolds: the interface and the built-ins, one per file.
+
+This package knows nothing of the plugin registry (``solvent.plugins`` imports
+it, never the reverse); ``available`` is forwarded lazily for convenience.
+"""
 
 from solvent.manifolds.base import Manifold, is_closed_form
 from solvent.manifolds.euclidean import Euclidean
@@ -12,7 +16,6 @@ from solvent.manifolds.so import SO
 from solvent.manifolds.sphere import Sphere
 from solvent.manifolds.stiefel import Stiefel
 from solvent.manifolds.symplectic_stiefel import SymplecticStiefel
-from solvent.plugins.manager import available
 
 __all__ = [
     "SO",
@@ -31,3 +34,11 @@ __all__ = [
     "available",
     "is_closed_form",
 ]
+
+
+def __getattr__(name: str):
+    if name == "available":  # the registry's list of names, without an import cycle
+        from solvent.plugins.manager import available
+
+        return available
+    raise AttributeError(f"module 'solvent.manifolds' has no attribute {name!r}")

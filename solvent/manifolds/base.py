@@ -1,43 +1,81 @@
-"""The Manifold interface.
+"""The Manifold contract.
 
 A manifold is stateless maths over tensors: an instance holds parameters (the
 matrix B of a generalized Stiefel manifold, say), never a shape. The last
 ``ndim`` dimensions of a tensor are the point; all leading dimensions are a
-batch. ``constraint`` is the only abstract method.
+batch.
+
+The contract is template-method style (geoopt's public check calling a
+protected hook is the model):
+
+* public methods - ``constraint``, ``dissolve``, ``dissolve_with_constraint``,
+  ``penalty``, ``violation``, ``project``, ``random``, ``check_point`` - are
+  defined here once. They validate their input (``validate``: type, dtype,
+  shape, finiteness where it matters) and call the protected hooks. Subclasses
+  never override them (a class that does is refused at definition).
+* protected hooks - what a manifold implements: ``_constraint`` (the only
+  abstract one), and optionally ``_dissolve`` (closed-form map),
+  ``_dissolve_with_constraint`` (shared work), ``_project``, ``_random``,
+  ``_check_point`` (an extra condition, e.g. a sign), plus ``check_shape``.
+  Hooks do the maths only: no validation.
+* hot paths - a constrained module's forward, a solver's objective - validate
+  once at set-up and then call the hooks directly, so per call they cost the
+  maths and nothing else.
+
+The defaults live here: the generic Jacobian map (Note [generic dissolving
+map]), projection by iterating the map, sampling by projecting a Gaussian, and
+float32 linear algebra for half/bfloat16 points (Note [low precision] in
+``solvent.manifolds._linalg``).
 """
 
 from __future__ import annotations
 
 import abc
-import functools
 import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from solvent.exceptions import ManifoldDtypeError, ManifoldShapeError, ProjectionError
+from solvent.exceptions import (
+    ManifoldDtypeError,
+    ManifoldShapeError,
+    NonFiniteError,
+    ProjectionError,
+)
+from solvent.manifolds._linalg import LOW_PRECISION, compute_dtype
 
-__all__ = ["Manifold", "is_closed_form"]
+__all__ = ["HOOKS", "PUBLIC", "Manifold", "is_closed_form"]
 
-
-def _validated(fn):
-    """Wrap a subclass's ``constraint``/``dissolve`` so bad input fails early and clearly."""
-
-    @functools.wraps(fn)
-    def wrapper(self, X, *args, **kwargs):
-        self.validate(X)
-        return fn(self, X, *args, **kwargs)
-
-    wrapper.__solvent_validated__ = True
-    return wrapper
+# The template methods: defined once, here. Subclasses implement the hooks.
+PUBLIC = (
+    "constraint",
+    "dissolve",
+    "dissolve_with_constraint",
+    "penalty",
+    "violation",
+    "project",
+    "random",
+    "check_point",
+)
+HOOKS = (
+    "_constraint",
+    "_dissolve",
+    "_dissolve_with_constraint",
+    "_penalty",
+    "_violation",
+    "_project",
+    "_random",
+    "_check_point",
+)
 
 
 class Manifold(abc.ABC):
     """A manifold ``M = {X : C(X) = 0}`` with a constraint dissolving map ``A``.
 
-    Subclasses implement :meth:`constraint` and, where a closed form is known,
-    override :meth:`dissolve` (and :meth:`project`, :meth:`random`).
+    Subclasses implement the hook :meth:`_constraint` and, where a closed form
+    is known, :meth:`_dissolve` (and :meth:`_project`, :meth:`_random`); the
+    public methods validate and call them.
 
     Attributes:
         name: the registry name, e.g. ``"stiefel"``.
@@ -58,39 +96,41 @@ class Manifold(abc.ABC):
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        # Every subclass's constraint and dissolve check their input first, so a
-        # plugin author gets the same early, explained errors as the built-ins.
-        for meth in ("constraint", "dissolve"):
-            fn = cls.__dict__.get(meth)
-            if fn is not None and not getattr(fn, "__isabstractmethod__", False):
-                if not getattr(fn, "__solvent_validated__", False):
-                    setattr(cls, meth, _validated(fn))
+        # Invariant: the public methods are the ones defined here, so every
+        # manifold validates its input the same way and no override can forget.
+        overridden = [m for m in PUBLIC if m in cls.__dict__]
+        if overridden:
+            hooks = ", ".join(f"_{m}" for m in overridden)
+            raise TypeError(
+                f"{cls.__name__} overrides {', '.join(overridden)}: a Manifold implements the "
+                f"protected hook(s) {hooks} instead (the public methods validate the input and "
+                "call the hooks; see solvent.Manifold's docstring)"
+            )
 
-    # ------------------------------------------------------------------ core maths
-    @abc.abstractmethod
+    # ================================================================== public API
     def constraint(self, X: Tensor) -> Tensor:
         """C(X): zero exactly on the manifold.
 
         The result's leading dimensions are X's batch dimensions; the rest are
         the constraint's own (any number, possibly none).
         """
+        self.validate(X)
+        return self._constraint(X)
 
     def dissolve(self, X: Tensor) -> Tensor:
-        """A(X), the constraint dissolving map: ``A(X) = X`` on M, DA(X) projects onto T_X M.
-
-        The default is the generic Jacobian-based map, see Note [generic dissolving map].
-        """
+        """A(X), the constraint dissolving map: ``A(X) = X`` on M, DA(X) projects onto T_X M."""
         self.validate(X)
-        return _generic_dissolve(self, X)
+        return self._dissolve(X)
 
     def dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """``(A(X), C(X))`` together; closed forms override it to share work."""
-        return self.dissolve(X), self.constraint(X)
+        """``(A(X), C(X))`` together, sharing work where the closed form allows."""
+        self.validate(X)
+        return self._dissolve_with_constraint(X)
 
-    # ------------------------------------------------------------------ derived
     def penalty(self, X: Tensor) -> Tensor:
         """1/2 ||C(X)||_F^2 summed over the batch: a real scalar."""
-        return 0.5 * _sqnorm(self.constraint(X))
+        self.validate(X)
+        return self._penalty(X)
 
     def penalty_from_constraint(self, C: Tensor) -> Tensor:
         """1/2 ||C||_F^2 for an already computed C (see :meth:`dissolve_with_constraint`)."""
@@ -98,33 +138,24 @@ class Manifold(abc.ABC):
 
     def violation(self, X: Tensor) -> Tensor:
         """||C(X)||_F for each batch element: the feasibility figure users read."""
-        C = self.constraint(X)
-        batch = tuple(X.shape[: X.ndim - self.ndim])
-        if C.numel() == 0:
-            return X.real.new_zeros(batch) if X.is_complex() else X.new_zeros(batch)
-        return torch.linalg.vector_norm(C.reshape(*batch, -1), dim=-1)
+        self.validate(X)
+        return self._violation(X)
 
     def project(self, X: Tensor, *, atol: float | None = None, max_iter: int = 100) -> Tensor:
-        """A feasible point near X.
+        """A feasible point near X (the nearest one where the manifold knows it).
 
-        The default repeats ``dissolve`` until the violation is below ``atol``
-        and raises :class:`ProjectionError` if it does not converge.
+        Half and bfloat16 points are projected in float32 and cast back.
+
+        Raises:
+            NonFiniteError: X holds NaN or Inf entries.
+            ProjectionError: the default projection (iterated map) did not converge.
         """
         self.validate(X)
-        atol = self.default_atol(X) if atol is None else atol
-        Y = X
-        for _ in range(max_iter):
-            v = self.violation(Y)
-            if not torch.isfinite(v).all():
-                break
-            if bool((v <= atol).all()):
-                return Y
-            Y = self.dissolve(Y)
-        raise ProjectionError(
-            f"{self.name}.project did not reach the manifold in {max_iter} dissolve steps "
-            f"(violation {float(self.violation(Y).max()):.3g} > {atol:.3g}); start closer to "
-            "the manifold, or give the manifold a closed-form project()."
-        )
+        _check_finite(self.name, X)
+        if isinstance(X, Tensor) and X.dtype in LOW_PRECISION:
+            W = X.to(compute_dtype(X.dtype))
+            return self._project(W, atol=atol, max_iter=max_iter).to(X.dtype)
+        return self._project(X, atol=atol, max_iter=max_iter)
 
     def random(
         self,
@@ -136,10 +167,33 @@ class Manifold(abc.ABC):
         """A random feasible point of the given shape (batch dimensions allowed)."""
         self.check_shape(shape)
         dtype = dtype or torch.get_default_dtype()
-        X = torch.randn(shape, dtype=dtype, device=device, generator=generator)
-        return self.project(X)
+        if not (dtype.is_floating_point or dtype.is_complex):
+            raise ManifoldDtypeError(self.name, dtype, "a floating dtype (float32, float64, ...)")
+        if dtype.is_complex and not self.supports_complex:
+            raise ManifoldDtypeError(self.name, dtype, "a real floating dtype")
+        X = self._random(tuple(shape), dtype=compute_dtype(dtype), device=device, generator=generator)
+        return X.to(dtype) if isinstance(X, Tensor) and X.dtype != dtype else X
 
-    # ------------------------------------------------------------------ checks
+    def check_point(
+        self, X: Tensor, atol: float | None = None, explain: bool = False
+    ) -> bool | tuple[bool, str | None]:
+        """Whether X is on the manifold; with ``explain=True``, ``(ok, reason)``."""
+        try:
+            self.validate(X)
+        except (TypeError, ValueError) as err:
+            return (False, str(err)) if explain else False
+        atol = self.default_atol(X) if atol is None else atol
+        v = self._violation(X)
+        worst = float(v.max()) if v.numel() else 0.0
+        reason = None
+        if not worst <= atol:
+            reason = f"{self.name}: violation ||C(X)|| = {worst:.3g} > atol {atol:.3g}"
+        else:
+            reason = self._check_point(X)
+        ok = reason is None
+        return (ok, reason) if explain else ok
+
+    # ================================================================== checks
     def check_shape(self, shape: Sequence[int]) -> None:
         """Raise ``ValueError`` naming the manifold, the shape and what it needs."""
         shape = tuple(shape)
@@ -170,24 +224,58 @@ class Manifold(abc.ABC):
         n = math.prod(X.shape[X.ndim - self.ndim :]) if self.ndim else 1
         return 100.0 * max(n, 1) * torch.finfo(X.dtype).eps
 
-    def check_point(
-        self, X: Tensor, atol: float | None = None, explain: bool = False
-    ) -> bool | tuple[bool, str | None]:
-        """Whether X is on the manifold; with ``explain=True``, ``(ok, reason)``."""
-        try:
-            self.validate(X)
-        except (TypeError, ValueError) as err:
-            return (False, str(err)) if explain else False
-        atol = self.default_atol(X) if atol is None else atol
-        v = self.violation(X)
-        worst = float(v.max()) if v.numel() else 0.0
-        ok = worst <= atol
-        if not explain:
-            return ok
-        reason = None if ok else f"{self.name}: violation ||C(X)|| = {worst:.3g} > atol {atol:.3g}"
-        return ok, reason
+    # ================================================================== hooks
+    @abc.abstractmethod
+    def _constraint(self, X: Tensor) -> Tensor:
+        """Hook: C(X), for a validated X."""
 
-    # ------------------------------------------------------------------ conformance helpers
+    def _dissolve(self, X: Tensor) -> Tensor:
+        """Hook: A(X). Default: the generic Jacobian map, see Note [generic dissolving map]."""
+        return _generic_dissolve(self, X)
+
+    def _dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Hook: ``(A(X), C(X))``. Closed forms override it to share work."""
+        return self._dissolve(X), self._constraint(X)
+
+    def _penalty(self, X: Tensor) -> Tensor:
+        """Hook: 1/2 ||C(X)||^2 summed over the batch."""
+        return 0.5 * _sqnorm(self._constraint(X))
+
+    def _violation(self, X: Tensor) -> Tensor:
+        """Hook: ||C(X)||_F per batch element."""
+        C = self._constraint(X)
+        batch = tuple(X.shape[: X.ndim - self.ndim])
+        if C.numel() == 0:
+            return X.real.new_zeros(batch) if X.is_complex() else X.new_zeros(batch)
+        return torch.linalg.vector_norm(C.reshape(*batch, -1), dim=-1)
+
+    def _project(self, X: Tensor, *, atol: float | None, max_iter: int) -> Tensor:
+        """Hook: a feasible point near X. Default: iterate the map until feasible."""
+        atol = self.default_atol(X) if atol is None else atol
+        Y = X
+        for _ in range(max_iter):
+            v = self._violation(Y)
+            if not torch.isfinite(v).all():
+                break
+            if bool((v <= atol).all()):
+                return Y
+            Y = self._dissolve(Y)
+        raise ProjectionError(
+            f"{self.name}.project did not reach the manifold in {max_iter} dissolve steps "
+            f"(violation {float(self._violation(Y).max()):.3g} > {atol:.3g}); start closer to "
+            "the manifold, or give the manifold a closed-form _project()."
+        )
+
+    def _random(self, shape: tuple, *, dtype: torch.dtype, device, generator) -> Tensor:
+        """Hook: a random feasible point. Default: a Gaussian, projected."""
+        X = torch.randn(shape, dtype=dtype, device=device, generator=generator)
+        return self._project(X, atol=None, max_iter=100)
+
+    def _check_point(self, X: Tensor) -> str | None:
+        """Hook: a reason X is not on M beyond its violation (e.g. a sign), or None."""
+        return None
+
+    # ================================================================== conformance helpers
     def example_shapes(self) -> list[tuple[int, ...]]:
         """Small valid point shapes, for the conformance kit and tests."""
         return [(3,), (5,)] if self.ndim == 1 else [(4, 2), (3, 3), (5, 1)]
@@ -212,7 +300,15 @@ class Manifold(abc.ABC):
 
 def is_closed_form(M: Manifold) -> bool:
     """Whether M overrides the generic Jacobian-based dissolving map."""
-    return type(M).dissolve is not Manifold.dissolve
+    return type(M)._dissolve is not Manifold._dissolve
+
+
+def _check_finite(name: str, X) -> None:
+    parts = X if isinstance(X, (tuple, list)) else (X,)
+    bad = sum(int((~torch.isfinite(x)).sum()) for x in parts if isinstance(x, Tensor))
+    if bad:
+        total = sum(x.numel() for x in parts if isinstance(x, Tensor))
+        raise NonFiniteError(f"{name}.project", bad, total)
 
 
 def _same(a: object, b: object) -> bool:
@@ -255,7 +351,7 @@ def _realify(M: Manifold, X: Tensor):
 
     def C_flat(x: Tensor) -> Tensor:
         Z = torch.view_as_complex(x.reshape(*shape, 2)) if cplx else x.reshape(shape)
-        C = M.constraint(Z)
+        C = M._constraint(Z)
         return (torch.view_as_real(C) if C.is_complex() else C).reshape(-1)
 
     x = (torch.view_as_real(X) if cplx else X).reshape(-1)

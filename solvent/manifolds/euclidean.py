@@ -22,15 +22,14 @@ class Euclidean(Manifold):
     name = "euclidean"
     ndim = 1
 
-    def constraint(self, X: Tensor) -> Tensor:
+    def _constraint(self, X: Tensor) -> Tensor:
         """C(X): an empty tensor per batch element (nothing to satisfy)."""
         return X.new_zeros(*X.shape[: X.ndim - self.ndim], 0)
 
-    def dissolve(self, X: Tensor) -> Tensor:
+    def _dissolve(self, X: Tensor) -> Tensor:
         """A(X) = X."""
         return X
 
-    def project(self, X: Tensor, **_: object) -> Tensor:
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """Every point is feasible: X itself."""
-        self.validate(X)
         return X

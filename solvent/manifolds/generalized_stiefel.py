@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from solvent.exceptions import ManifoldParameterError, ManifoldShapeError, ProjectionError
+from solvent.manifolds._linalg import eye_like, wide
 from solvent.manifolds.base import Manifold
 
 __all__ = ["GeneralizedStiefel", "ManifoldParameterError", "inv_sqrt_hermitian"]
@@ -114,35 +115,31 @@ class GeneralizedStiefel(Manifold):
     def _gram(self, X: Tensor) -> Tensor:
         return X.mH @ self.apply_B(X)
 
-    def constraint(self, X: Tensor) -> Tensor:
+    def _constraint(self, X: Tensor) -> Tensor:
         """C(X) = X^H B X - I (p x p)."""
-        return self._gram(X) - _eye(X)
+        return self._gram(X) - eye_like(X)
 
-    def dissolve(self, X: Tensor) -> Tensor:
+    def _dissolve(self, X: Tensor) -> Tensor:
         """A(X) = X (3/2 I - 1/2 X^H B X)."""
-        return X @ (1.5 * _eye(X) - 0.5 * self._gram(X))
+        return X @ (1.5 * eye_like(X) - 0.5 * self._gram(X))
 
-    def dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
+    def _dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """(A(X), C(X)) sharing the B-Gram matrix."""
-        self.validate(X)
-        C = self._gram(X) - _eye(X)
+        C = self._gram(X) - eye_like(X)
         return X - 0.5 * (X @ C), C
 
-    def project(self, X: Tensor, **_: object) -> Tensor:
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """X (X^H B X)^{-1/2}: the B-orthonormal frame with X's span and polar orientation.
 
         A second pass (on a now well-conditioned frame) removes the rounding
         error of the first, which grows like eps * cond(X)^2.
         """
-        self.validate(X)
-        Y = X.to(_wide(X.dtype))  # float64 inside: a float32 Gram matrix loses half the digits
+        Y = X.to(wide(X.dtype))  # float64 inside: a float32 Gram matrix loses half the digits
         Y = Y @ inv_sqrt_hermitian(self._gram(Y), self.name)
         return (Y @ inv_sqrt_hermitian(self._gram(Y), self.name)).to(X.dtype)
 
-    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+    def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """A Gaussian matrix G made B-orthonormal: G (G^H B G)^{-1/2}."""
-        self.check_shape(shape)
-        dtype = dtype or torch.get_default_dtype()
         G = torch.randn(shape, dtype=dtype, device=device, generator=generator)
         return self.project(G)
 
@@ -176,9 +173,5 @@ class GeneralizedStiefel(Manifold):
         return f"{type(self).__name__}(B={kind})"
 
 
-def _wide(dtype: torch.dtype) -> torch.dtype:
-    return torch.complex128 if dtype.is_complex else torch.float64
 
 
-def _eye(X: Tensor) -> Tensor:
-    return torch.eye(X.shape[-1], dtype=X.dtype, device=X.device)

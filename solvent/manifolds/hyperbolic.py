@@ -97,9 +97,8 @@ class Hyperbolic(GeneralizedStiefel):
             )
         return positive.nonzero().squeeze(-1), (~positive).nonzero().squeeze(-1)
 
-    def project(self, X: Tensor, **_: object) -> Tensor:
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """Keep Z-, set Z+ = polar(Z+) (I + Z-^H Z-)^{1/2} in B's scaled eigenbasis."""
-        self.validate(X)
         Y = X.to(torch.complex128 if X.is_complex() else torch.float64)  # float64 inside
         to_z, from_z, positive = self._eig_coordinates(Y)
         Z = to_z(Y)
@@ -110,13 +109,11 @@ class Hyperbolic(GeneralizedStiefel):
         Z[..., im, :] = Zm
         return from_z(Z).to(X.dtype)
 
-    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+    def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """Z- Gaussian (scale 1/4: moderate, well-conditioned points), Z+ = Q (I + Z-^H Z-)^{1/2}.
 
         Q is a Haar frame, so Z+^H Z+ - Z-^H Z- = I exactly.
         """
-        self.check_shape(shape)
-        dtype = dtype or torch.get_default_dtype()
         X = torch.empty(shape, dtype=dtype, device=device)
         _, from_z, positive = self._eig_coordinates(X)
         ip, im = self._split(X, positive)

@@ -50,34 +50,30 @@ class Lorentz(Manifold):
                 "append a time coordinate",
             )
 
-    def constraint(self, X: Tensor) -> Tensor:
+    def _constraint(self, X: Tensor) -> Tensor:
         """C(X)_i = -x_i0^2 + sum_j x_ij^2 + 1: shape (..., n)."""
         return minkowski_sqnorm(X) + 1.0
 
-    def dissolve(self, X: Tensor) -> Tensor:
+    def _dissolve(self, X: Tensor) -> Tensor:
         """A(x) = x (3 + <x, x>_L) / 2, row by row."""
         return X * (0.5 * (3.0 + minkowski_sqnorm(X))).unsqueeze(-1)
 
-    def project(self, X: Tensor, **_: object) -> Tensor:
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """Keep the space part of each row, set x0 = sqrt(1 + |x_space|^2) (upper sheet)."""
-        self.validate(X)
         space = X[..., 1:]
         x0 = (1.0 + space.square().sum(-1, keepdim=True)).sqrt()
         return torch.cat((x0, space), dim=-1)
 
-    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+    def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """Space coordinates N(0, 1/(4d)), so distance O(1) from the origin in any d; lifted."""
-        self.check_shape(shape)
-        dtype = dtype or torch.get_default_dtype()
         G = torch.randn(shape, dtype=dtype, device=device, generator=generator)
         return self.project(G * (0.5 / (shape[-1] - 1) ** 0.5))
 
-    def check_point(self, X: Tensor, atol: float | None = None, explain: bool = False):
-        """On the hyperboloid (C = 0) and on its upper sheet (x0 > 0)."""
-        ok, reason = super().check_point(X, atol=atol, explain=True)
-        if ok and not bool((X[..., 0] > 0).all()):
-            ok, reason = False, "lorentz: some row has x0 <= 0 (the lower sheet of the hyperboloid)"
-        return (ok, reason) if explain else ok
+    def _check_point(self, X: Tensor) -> str | None:
+        """On its upper sheet (x0 > 0), beyond C = 0."""
+        if not bool((X[..., 0] > 0).all()):
+            return "lorentz: some row has x0 <= 0 (the lower sheet of the hyperboloid)"
+        return None
 
     def example_shapes(self) -> list[tuple[int, ...]]:
         return [(3, 2), (2, 4)]

@@ -30,23 +30,20 @@ class Oblique(Manifold):
     name = "oblique"
     ndim = 2
 
-    def constraint(self, X: Tensor) -> Tensor:
+    def _constraint(self, X: Tensor) -> Tensor:
         """C(X)_i = ||x_i||^2 - 1 for each row: shape (..., n), real."""
         return squared_norm(X, (-1,)) - 1.0
 
-    def dissolve(self, X: Tensor) -> Tensor:
+    def _dissolve(self, X: Tensor) -> Tensor:
         """A(X)_i = 2 x_i / (1 + ||x_i||^2)."""
         return sphere_dissolve(X, (-1,))
 
-    def project(self, X: Tensor, **_: object) -> Tensor:
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """Each row divided by its norm (a zero row becomes the first unit vector)."""
-        self.validate(X)
         return normalize(X, (-1,))
 
-    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+    def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """Each row uniform on its sphere."""
-        self.check_shape(shape)
-        dtype = dtype or torch.get_default_dtype()
         G = torch.randn(shape, dtype=dtype, device=device, generator=generator)
         return normalize(G, (-1,))
 

@@ -96,38 +96,35 @@ class Product(Manifold):
         return 100.0 * max(n, 1) * torch.finfo(X[0].dtype).eps
 
     # ------------------------------------------------------------------ maths
-    def constraint(self, X: Point) -> Tensor:
+    def _constraint(self, X: Point) -> Tensor:
         """The factors' constraints, flattened and concatenated per batch element (real)."""
         batch = self._batch(X)
         parts = []
         for M, x in zip(self.manifolds, X):
-            C = M.constraint(x)
+            C = M._constraint(x)
             parts.append(
                 (torch.stack((C.real, C.imag), -1) if C.is_complex() else C).reshape(*batch, -1)
             )
         return torch.cat(parts, dim=-1)
 
-    def dissolve(self, X: Point) -> Point:
+    def _dissolve(self, X: Point) -> Point:
         """A(X) = (A1(X1), ..., Ak(Xk))."""
-        return tuple(M.dissolve(x) for M, x in zip(self.manifolds, X))
+        return tuple(M._dissolve(x) for M, x in zip(self.manifolds, X))
 
-    def penalty(self, X: Point) -> Tensor:
+    def _penalty(self, X: Point) -> Tensor:
         """The sum of the factors' penalties."""
-        self.validate(X)
-        return sum(M.penalty(x) for M, x in zip(self.manifolds, X))
+        return sum(M._penalty(x) for M, x in zip(self.manifolds, X))
 
-    def violation(self, X: Point) -> Tensor:
+    def _violation(self, X: Point) -> Tensor:
         """||C(X)|| per batch element, over all factors together."""
-        return torch.linalg.vector_norm(self.constraint(X), dim=-1)
+        return torch.linalg.vector_norm(self._constraint(X), dim=-1)
 
-    def project(self, X: Point, **_: object) -> Point:
-        """Each factor projected by its own manifold."""
-        self.validate(X)
-        return tuple(M.project(x) for M, x in zip(self.manifolds, X))
+    def _project(self, X: Point, *, atol=None, max_iter=100) -> Point:
+        """Each factor projected by its own manifold (each in its own working dtype)."""
+        return tuple(M.project(x, max_iter=max_iter) for M, x in zip(self.manifolds, X))
 
-    def random(self, *shapes, dtype=None, device=None, generator=None) -> Point:
+    def _random(self, shapes, *, dtype, device, generator) -> Point:
         """One random point per factor: ``random(shape1, shape2, ...)``."""
-        self.check_shape(shapes)
         return tuple(
             M.random(*s, dtype=dtype, device=device, generator=generator)
             for M, s in zip(self.manifolds, shapes)

@@ -42,9 +42,8 @@ class SO(Stiefel):
                 "use 'stiefel' for rectangular orthonormal frames",
             )
 
-    def project(self, X: Tensor, **_: object) -> Tensor:
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """The nearest rotation: ``U diag(1, ..., 1, det(U V^T)) V^T`` for X = U S V^T."""
-        self.validate(X)
         U, _, Vh = torch.linalg.svd(X)
         d = torch.linalg.det(U @ Vh)
         # Flip the singular vector of the smallest singular value: the cheapest fix (Frobenius).
@@ -52,21 +51,18 @@ class SO(Stiefel):
         flip[..., -1] = torch.where(d < 0, -1.0, 1.0).to(X.dtype)
         return (U * flip.unsqueeze(-2)) @ Vh
 
-    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+    def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """Haar on SO(n): a Haar orthogonal matrix with its first column negated when det < 0."""
-        self.check_shape(shape)
-        dtype = dtype or torch.get_default_dtype()
         Q = qr_unique(torch.randn(shape, dtype=dtype, device=device, generator=generator))
         flip = torch.ones(Q.shape[:-1], dtype=Q.dtype, device=Q.device)
         flip[..., 0] = torch.where(torch.linalg.det(Q) < 0, -1.0, 1.0).to(Q.dtype)
         return Q * flip.unsqueeze(-2)
 
-    def check_point(self, X: Tensor, atol: float | None = None, explain: bool = False):
-        """On O(n) (C = 0) and in the det > 0 component."""
-        ok, reason = super().check_point(X, atol=atol, explain=True)
-        if ok and not bool((torch.linalg.det(X) > 0).all()):
-            ok, reason = False, "so: det(X) < 0 (X is a reflection, in the other component of O(n))"
-        return (ok, reason) if explain else ok
+    def _check_point(self, X: Tensor) -> str | None:
+        """In the det > 0 component of O(n), beyond C = 0."""
+        if not bool((torch.linalg.det(X) > 0).all()):
+            return "so: det(X) < 0 (X is a reflection, in the other component of O(n))"
+        return None
 
     def example_shapes(self):
         return [(3, 3), (2, 2)]

@@ -59,23 +59,20 @@ class Sphere(Manifold):
     def _dims(self) -> tuple[int, ...]:
         return tuple(range(-self.ndim, 0))
 
-    def constraint(self, X: Tensor) -> Tensor:
+    def _constraint(self, X: Tensor) -> Tensor:
         """C(X) = ||X||_F^2 - 1: one real number per point."""
         return squared_norm(X, self._dims()) - 1.0
 
-    def dissolve(self, X: Tensor) -> Tensor:
+    def _dissolve(self, X: Tensor) -> Tensor:
         """A(X) = 2X / (1 + ||X||_F^2)."""
         return sphere_dissolve(X, self._dims())
 
-    def project(self, X: Tensor, **_: object) -> Tensor:
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """X / ||X||_F, the nearest point (a zero point maps to the first unit vector)."""
-        self.validate(X)
         return normalize(X, self._dims())
 
-    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+    def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """Uniform on the sphere: a normalised Gaussian."""
-        self.check_shape(shape)
-        dtype = dtype or torch.get_default_dtype()
         G = torch.randn(shape, dtype=dtype, device=device, generator=generator)
         return normalize(G, self._dims())
 

@@ -6,37 +6,15 @@ import torch
 from torch import Tensor
 
 from solvent.exceptions import ManifoldShapeError
+from solvent.manifolds._linalg import eye_like
 from solvent.manifolds.base import Manifold
 
 __all__ = ["Stiefel", "gram", "polar", "qr_unique"]
 
 
-class _Gram(torch.autograd.Function):
-    """G = X^H X with the one-product backward ``X (Z + Z^H)``.
-
-    Autograd's backward of ``X.mH @ X`` computes one product per operand
-    (``X Z^H`` and ``X Z``); the sum needs only one. The backward is written in
-    differentiable torch ops, so double backward (Hessian-vector products,
-    gradgradcheck) works.
-    """
-
-    @staticmethod
-    def forward(X: Tensor) -> Tensor:
-        return X.mH @ X
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.save_for_backward(inputs[0])
-
-    @staticmethod
-    def backward(ctx, Z: Tensor) -> Tensor:
-        (X,) = ctx.saved_tensors
-        return X @ (Z + Z.mH)
-
-
 def gram(X: Tensor) -> Tensor:
-    """X^H X, the Gram matrix of the columns, with a one-product backward."""
-    return _Gram.apply(X)
+    """X^H X, the Gram matrix of the columns."""
+    return X.mH @ X
 
 
 def polar(X: Tensor) -> Tensor:
@@ -56,7 +34,8 @@ def qr_unique(X: Tensor) -> Tensor:
 class Stiefel(Manifold):
     """Orthonormal frames: ``C(X) = X^H X - I`` and ``A(X) = X (3/2 I - 1/2 X^H X)``.
 
-    A is exact on the manifold, its Jacobian there is the projection onto the
+    Built from plain torch ops, so it composes with torch.func (jvp, vmap,
+    hessian), autocast and compile. A is exact on the manifold, its Jacobian there is the projection onto the
     tangent space, and it pulls points back quadratically:
     ``C(A(X)) = -3/4 C^2 + 1/4 C^3``. Real and complex (unitary) frames.
 
@@ -83,29 +62,25 @@ class Stiefel(Manifold):
                 "constrain its transpose (solvent.constrain does this for wide weights)",
             )
 
-    def constraint(self, X: Tensor) -> Tensor:
+    def _constraint(self, X: Tensor) -> Tensor:
         """C(X) = X^H X - I (p x p)."""
-        return gram(X) - _eye_like(X)
+        return X.mH @ X - eye_like(X)
 
-    def dissolve(self, X: Tensor) -> Tensor:
-        """A(X) = X (3/2 I - 1/2 X^H X): two n x p x p products forward, three backward."""
-        return X @ (1.5 * _eye_like(X) - 0.5 * gram(X))
+    def _dissolve(self, X: Tensor) -> Tensor:
+        """A(X) = X (3/2 I - 1/2 X^H X) = 3/2 X - 1/2 X (X^H X)."""
+        return 1.5 * X - 0.5 * (X @ (X.mH @ X))
 
-    def dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
-        """(A(X), C(X)) sharing the Gram matrix X^H X (five products forward and backward)."""
-        self.validate(X)
-        eye, G = _eye_like(X), gram(X)
-        return X @ (1.5 * eye - 0.5 * G), G - eye
+    def _dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """(A(X), C(X)) sharing X^H X: A = X - 1/2 X C, two n x p x p products forward."""
+        C = X.mH @ X - eye_like(X)
+        return X - 0.5 * (X @ C), C
 
-    def project(self, X: Tensor, **_: object) -> Tensor:
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """The polar factor of X (nearest orthonormal frame in the Frobenius norm)."""
-        self.validate(X)
         return polar(X)
 
-    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+    def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """A Haar-distributed frame (QR of a Gaussian matrix with a sign fix)."""
-        self.check_shape(shape)
-        dtype = dtype or torch.get_default_dtype()
         G = torch.randn(shape, dtype=dtype, device=device, generator=generator)
         return qr_unique(G)
 
@@ -115,7 +90,3 @@ class Stiefel(Manifold):
     def bad_shapes(self):
         return [(), (3,), (2, 4)]
 
-
-def _eye_like(X: Tensor) -> Tensor:
-    p = X.shape[-1]
-    return torch.eye(p, dtype=X.dtype, device=X.device)

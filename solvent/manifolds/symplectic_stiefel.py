@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from solvent.exceptions import ManifoldShapeError, ProjectionError
+from solvent.manifolds._linalg import eye_like
 from solvent.manifolds.base import Manifold
 from solvent.manifolds.stiefel import qr_unique
 
@@ -72,23 +73,21 @@ class SymplecticStiefel(Manifold):
     def _S(self, X: Tensor) -> Tensor:
         return X.mT @ apply_J(X)
 
-    def constraint(self, X: Tensor) -> Tensor:
+    def _constraint(self, X: Tensor) -> Tensor:
         """C(X) = X^T J_n X - J_p (2p x 2p, skew)."""
-        return self._S(X) - apply_J(_eye(X))
+        return self._S(X) - apply_J(eye_like(X))
 
-    def dissolve(self, X: Tensor) -> Tensor:
+    def _dissolve(self, X: Tensor) -> Tensor:
         """A(X) = X (3/2 I - 1/2 J_p^T X^T J_n X)."""
-        return X @ (1.5 * _eye(X) - 0.5 * apply_Jt(self._S(X)))
+        return X @ (1.5 * eye_like(X) - 0.5 * apply_Jt(self._S(X)))
 
-    def dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
+    def _dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """(A(X), C(X)) sharing S = X^T J_n X."""
-        self.validate(X)
         S = self._S(X)
-        return X @ (1.5 * _eye(X) - 0.5 * apply_Jt(S)), S - apply_J(_eye(X))
+        return X @ (1.5 * eye_like(X) - 0.5 * apply_Jt(S)), S - apply_J(eye_like(X))
 
-    def project(self, X: Tensor, **_: object) -> Tensor:
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """X P^{-1/2} with P = J_p^T X^T J_n X (in float64, then back to X's dtype)."""
-        self.validate(X)
         Y = X.double()
         try:
             Z = Y @ _inv_sqrt(apply_Jt(self._S(Y)), self.name)
@@ -99,13 +98,11 @@ class SymplecticStiefel(Manifold):
         # A second pass (P is now ~ I) removes the first one's rounding error.
         return (Z @ _inv_sqrt(apply_Jt(self._S(Z)), self.name)).to(X.dtype)
 
-    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+    def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """``Q1 diag(e^t, e^-t) Q2 E``: Q1, Q2 orthosymplectic (Haar unitaries), t ~ N(0, 1/16).
 
         E picks columns 1..p, n+1..n+p; the small spread keeps points well conditioned.
         """
-        self.check_shape(shape)
-        dtype = dtype or torch.get_default_dtype()
         *batch, rows, cols = shape
         n, p = rows // 2, cols // 2
         cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
@@ -171,5 +168,3 @@ def _skew_frame(S: Tensor, name: str) -> Tensor:
     return torch.cat((U.imag, U.real), dim=-1)
 
 
-def _eye(X: Tensor) -> Tensor:
-    return torch.eye(X.shape[-1], dtype=X.dtype, device=X.device)

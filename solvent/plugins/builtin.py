@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+from solvent.manifolds import (
+    SO,
+    Euclidean,
+    GeneralizedStiefel,
+    Grassmann,
+    Hyperbolic,
+    Lorentz,
+    Oblique,
+    Product,
+    Sphere,
+    Stiefel,
+    SymplecticStiefel,
+)
 from solvent.plugins.hookspecs import hookimpl
 
-BUILTINS: dict[str, str] = {
-    # registry name -> "module:Class" under solvent.manifolds
-    "euclidean": "euclidean:Euclidean",
-    "stiefel": "stiefel:Stiefel",
-    "sphere": "sphere:Sphere",
-    "oblique": "oblique:Oblique",
-    "grassmann": "grassmann:Grassmann",
-    "so": "so:SO",
-    "generalized_stiefel": "generalized_stiefel:GeneralizedStiefel",
-    "hyperbolic": "hyperbolic:Hyperbolic",
-    "lorentz": "lorentz:Lorentz",
-    "symplectic_stiefel": "symplectic_stiefel:SymplecticStiefel",
-    "product": "product:Product",
-}
+BUILTINS = (
+    Euclidean,
+    Stiefel,
+    Sphere,
+    Oblique,
+    Grassmann,
+    SO,
+    GeneralizedStiefel,
+    Hyperbolic,
+    Lorentz,
+    SymplecticStiefel,
+    Product,
+)
 
 
 @hookimpl
 def solvent_register_manifolds(register) -> None:
-    import importlib
-
-    for name, target in BUILTINS.items():
-        module, cls = target.split(":")
-        register(name, getattr(importlib.import_module(f"solvent.manifolds.{module}"), cls))
+    for cls in BUILTINS:
+        register(cls.name, cls)

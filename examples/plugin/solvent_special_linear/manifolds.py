@@ -19,7 +19,7 @@ class SpecialLinear(Manifold):
 
     Only ``C(X) = det X - 1`` is written here: the dissolving map is solvent's
     generic Jacobian-based one, and ``project`` its default (repeated dissolve
-    steps), which converges from points near SL(n). ``random`` is the one extra:
+    steps), which converges from points near SL(n). ``_random`` is the one extra:
     projecting a Gaussian matrix fails when its determinant is negative, and a
     Gaussian matrix rescaled to det 1 is often badly conditioned, so ``random``
     builds a well-conditioned point directly.
@@ -35,7 +35,7 @@ class SpecialLinear(Manifold):
     name = "special_linear"
     ndim = 2
 
-    def constraint(self, X: Tensor) -> Tensor:
+    def _constraint(self, X: Tensor) -> Tensor:
         """C(X) = det X - 1, one number per point."""
         return torch.linalg.det(X) - 1
 
@@ -48,15 +48,13 @@ class SpecialLinear(Manifold):
                 "the determinant is defined for square matrices only",
             )
 
-    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+    def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """A random point of condition number at most e: ``U diag(s) V`` with det 1.
 
         U and V are Haar-distributed (QR of Gaussian matrices, sign fixed), the
         log singular values are uniform in [-1/2, 1/2] less their mean, and the
         first row is divided by det(U V) (a unit number) so that det X = 1.
         """
-        self.check_shape(shape)
-        dtype = dtype or torch.get_default_dtype()
         real = torch.empty(0, dtype=dtype).real.dtype
 
         def haar() -> Tensor:
@@ -103,29 +101,26 @@ class ScaledSphere(Manifold):
             raise ValueError(f"{self.name} needs a finite radius > 0, got {radius}")
         self.radius = radius
 
-    def constraint(self, X: Tensor) -> Tensor:
+    def _constraint(self, X: Tensor) -> Tensor:
         """C(x) = |x|^2 - r^2, one real number per point."""
         return _sqnorm(X) - self.radius**2
 
-    def dissolve(self, X: Tensor) -> Tensor:
+    def _dissolve(self, X: Tensor) -> Tensor:
         """A(x) = 2 r^2 x / (r^2 + |x|^2)."""
         r2 = self.radius**2
         return X * (2 * r2 / (r2 + _sqnorm(X))).unsqueeze(-1)
 
-    def project(self, X: Tensor, **_: object) -> Tensor:
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """r x / |x|, the nearest point of the sphere."""
-        self.validate(X)
         norm = _sqnorm(X).sqrt().unsqueeze(-1)
         if bool((norm == 0).any()):
             raise ProjectionError(f"{self.name}.project got a zero vector, which has no direction")
         return X * (self.radius / norm)
 
-    def random(self, *shape, dtype=None, device=None, generator=None) -> Tensor:
+    def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """A uniformly distributed point: a normalised Gaussian vector times r."""
-        self.check_shape(shape)
-        dtype = dtype or torch.get_default_dtype()
         X = torch.randn(shape, dtype=dtype, device=device, generator=generator)
-        return self.project(X)
+        return self._project(X)
 
 
 def _sqnorm(X: Tensor) -> Tensor:
