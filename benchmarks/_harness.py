@@ -125,7 +125,7 @@ def time_interleaved(
 class count_dissolves:  # noqa: N801 - used like a function: with count_dissolves(M) as c
     """Count top-level evaluations of a manifold instance's dissolving map.
 
-    Wraps ``dissolve`` and ``dissolve_with_constraint`` on the instance (not the
+    Wraps the map (public methods and protected hooks) on the instance (not the
     class); a call made from inside another counted call is not counted again.
     """
 
@@ -133,7 +133,7 @@ class count_dissolves:  # noqa: N801 - used like a function: with count_dissolve
         self.manifold = manifold
         self.count = 0
         self._depth = 0
-        for meth in ("dissolve", "dissolve_with_constraint"):
+        for meth in ("_dissolve", "_dissolve_with_constraint", "dissolve", "dissolve_with_constraint"):
             setattr(manifold, meth, self._wrap(getattr(manifold, meth)))
 
     def _wrap(self, fn: Callable) -> Callable:

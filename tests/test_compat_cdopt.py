@@ -56,8 +56,8 @@ def test_quad_penalty_is_lambda_times_squared_norm():
     torch.manual_seed(0)
     fc = cdopt.Linear_cdopt(3, 5, manifold_class=stiefel_torch, penalty_param=0.25).double()
     with torch.no_grad():
-        fc.parametrizations.weight.original.mul_(1.2)
-    X = fc.parametrizations.weight.original
+        fc.weight.mul_(1.2)
+    X = fc.weight
     C = X.T @ X - torch.eye(3, dtype=torch.float64)
     sq = C.square().sum()
     torch.testing.assert_close(get_quad_penalty(fc), 0.25 * sq)

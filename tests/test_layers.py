@@ -126,7 +126,7 @@ def test_gradient_is_that_of_the_dissolved_function():
     torch.manual_seed(0)
     lin = nn.Linear(3, 5).double()
     solvent.constrain(lin, beta=0.7)
-    X = lin.parametrizations.weight.original
+    X = lin.weight
     with torch.no_grad():
         X.add_(0.05 * torch.randn_like(X))  # off the manifold, so A and the penalty matter
     x = torch.randn(4, 3, dtype=torch.float64)
@@ -151,8 +151,8 @@ def test_penalty_sums_beta_times_penalty_and_is_zero_without_constraints():
         with torch.no_grad():
             X.mul_(1.1)
     St = solvent.manifold("stiefel")
-    ref = 0.5 * St.penalty(net[0].parametrizations.weight.original) + 2.0 * St.penalty(
-        net[1].parametrizations.weight.original
+    ref = 0.5 * St.penalty(net[0].weight) + 2.0 * St.penalty(
+        net[1].weight
     )
     torch.testing.assert_close(solvent.penalty(net), ref)
 
@@ -181,7 +181,7 @@ def test_penalty_stays_correct_around_backward_steps_and_no_grad():
 def test_double_calls_and_gradient_accumulation():
     module, args = build("gru", torch.float64)
     solvent.constrain(module)
-    X = module.parametrizations.weight_hh_l0.original
+    X = module.weight_hh_l0
     out1, out2 = first_tensor(module(*args)), first_tensor(module(*args))
     (out1.sum() + out2.sum()).backward()
     both = X.grad.clone()
@@ -205,11 +205,17 @@ def test_project_snaps_to_machine_precision():
 def test_bake_and_unconstrain_keep_the_weight_the_module_saw():
     module, args = build("lstm", torch.float64)
     solvent.constrain(module)
-    X = module.parametrizations.weight_hh_l0.original
+    X = module.weight_hh_l0
     with torch.no_grad():
         X.add_(0.01)
-    seen = module.weight_hh_l0.detach().clone()
+    seen_in_forward = {}
+    hook = module.register_forward_pre_hook(
+        lambda m, a: seen_in_forward.update(w=m.weight_hh_l0.detach().clone())
+    )
     out = first_tensor(module(*args))
+    hook.remove()
+    seen = seen_in_forward["w"]
+    assert not torch.equal(seen, X.detach())  # the module saw A(X), not X
     solvent.unconstrain(module, "weight_hh_l0")
     assert module.weight_hh_l0 is X  # the same Parameter: optimizers keep working
     torch.testing.assert_close(module.weight_hh_l0.detach(), seen)
@@ -225,19 +231,31 @@ def test_bake_and_unconstrain_keep_the_weight_the_module_saw():
         solvent.unconstrain(module, "weight_hh_l0")
 
 
-def test_cache_never_outlives_a_forward_even_one_that_raises():
+def test_a_x_never_outlives_a_forward_even_one_that_raises():
     module, args = build("lstm", torch.float64)
     solvent.constrain(module)
+    names = list(solvent.layers.dissolved_of(module))
+
+    def clean() -> bool:  # X is back, and no graph-carrying weight is left behind
+        return all(
+            n not in module.__dict__
+            and module.weight_hh_l0 is module._parameters["weight_hh_l0"]
+            and all(w is None or w.grad_fn is None for w in module._flat_weights)
+            for n in names
+        )
+
     first_tensor(module(*args)).sum().backward()
-    dissolved = [d for _, d, _ in constraints(module)]
-    assert all(d._scope == 0 and d._cached is None for d in dissolved)
+    assert clean()
     with pytest.raises(RuntimeError):
         module(torch.randn(4, 2, 7, dtype=torch.float64))  # wrong input size
-    assert all(d._scope == 0 and d._cached is None for d in dissolved)
-    # outside a forward every access evaluates afresh, so it sees in-place changes of X
-    X = module.parametrizations.weight_hh_l0.original
+    assert clean()
+    # the next forward sees in-place changes of X
+    X = module.weight_hh_l0
     with torch.no_grad():
         X.mul_(2.0)
-    torch.testing.assert_close(
-        module.weight_hh_l0, dissolved[0].evaluate(X)[0]
-    )
+    seen = {}
+    hook = module.register_forward_pre_hook(lambda m, a: seen.update(w=m.weight_hh_l0))
+    module(*args)
+    hook.remove()
+    d = solvent.layers.dissolved_of(module)["weight_hh_l0"]
+    torch.testing.assert_close(seen["w"], d.evaluate(X)[0])

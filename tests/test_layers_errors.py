@@ -97,7 +97,7 @@ def test_already_constrained_raises_and_keeps_the_first_constraint():
     with pytest.raises(solvent.ConstraintError, match="already constrained"):
         solvent.constrain(lin, manifold="euclidean")
     _assert_unchanged(lin, snap)
-    assert lin.parametrizations.weight[0].beta == 0.2
+    assert solvent.layers.dissolved_of(lin)["weight"].beta == 0.2
 
 
 def test_unknown_manifold_uses_the_registry_error():

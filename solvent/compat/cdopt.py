@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 import solvent
 from solvent.layers.ops import constraints
-from solvent.layers.parametrization import dissolved_of
+from solvent.layers.dissolved import dissolved_of
 from solvent.manifolds.base import Manifold
 
 __all__ = [
@@ -187,7 +187,7 @@ def get_constraint_violation_vector(model: nn.Module) -> list[Tensor]:
 
 def _own(module: nn.Module) -> list:
     return [
-        (n, d, module.parametrizations[n].original) for n, d in dissolved_of(module).items()
+        (n, d, module._parameters[n]) for n, d in dissolved_of(module).items()
     ]
 
 

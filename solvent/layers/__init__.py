@@ -16,7 +16,7 @@ from solvent.layers.ops import (
     unconstrain,
     violation,
 )
-from solvent.layers.parametrization import Dissolved
+from solvent.layers.dissolved import Dissolved, dissolved_of
 from solvent.layers.shapes import GATES, MatrixView, matrix_view
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "constrain",
     "constraints",
     "default_names",
+    "dissolved_of",
     "is_constrained",
     "matrix_view",
     "penalty",

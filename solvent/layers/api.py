@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils import parametrize
 
 from solvent.exceptions import ConstraintError
-from solvent.layers.parametrization import Dissolved, install, uninstall
+from solvent.layers.dissolved import Dissolved, dissolved_of, install
 from solvent.layers.shapes import matrix_view
 from solvent.manifolds.base import Manifold
 from solvent.plugins.manager import manifold as _resolve_manifold
@@ -52,8 +51,7 @@ def default_names(module: nn.Module) -> list[str]:
 
 
 def _owned_names(module: nn.Module) -> list[str]:
-    names = list(module._parameters)
-    return names + list(module.parametrizations) if parametrize.is_parametrized(module) else names
+    return list(module._parameters)
 
 
 def _targets(module: nn.Module, name: Names) -> list[tuple[nn.Module, str]]:
@@ -72,16 +70,20 @@ def _targets(module: nn.Module, name: Names) -> list[tuple[nn.Module, str]]:
     for n in names:
         prefix, _, leaf = n.rpartition(".")
         owner = module.get_submodule(prefix) if prefix else module
-        out.append((owner, leaf.replace(".parametrizations", "").removesuffix(".original")))
+        out.append((owner, leaf))
     return out
 
 
 def _check_target(owner: nn.Module, name: str) -> Tensor:
     where = f"{type(owner).__name__}.{name}"
-    if parametrize.is_parametrized(owner, name):
+    if name in dissolved_of(owner):
         raise ConstraintError(
-            f"{where} is already constrained or parametrized; call solvent.unconstrain(module, "
-            f"{name!r}) (or remove its parametrization) first"
+            f"{where} is already constrained; call solvent.unconstrain(module, {name!r}) first"
+        )
+    if _is_parametrized(owner, name):
+        raise ConstraintError(
+            f"{where} is parametrized by torch.nn.utils.parametrize; remove its parametrization "
+            "first (torch.nn.utils.parametrize.remove_parametrizations)"
         )
     param = owner._parameters.get(name)
     if param is None:
@@ -130,6 +132,11 @@ def constrain(
         >>> sorted(solvent.violation(rnn))
         ['weight_hh_l0']
     """
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            f"solvent.constrain needs an nn.Module, got {type(module).__name__}; to put a tensor "
+            "on a manifold use solvent.manifold(name).project(tensor)"
+        )
     if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
         raise ConstraintError(f"beta must be a finite number >= 0, got {beta!r}")
     M = _resolve_manifold(manifold, **manifold_kwargs)
@@ -143,26 +150,34 @@ def constrain(
     return module
 
 
+def _is_parametrized(owner: nn.Module, name: str) -> bool:
+    from torch.nn.utils import parametrize
+
+    return parametrize.is_parametrized(owner, name)
+
+
 def _register_all(plans: list, M: Manifold, beta: float) -> None:
-    """Register every plan, or none: on failure, restore the module exactly."""
-    backup = [(owner, n, param, param.detach().clone()) for owner, n, param, _ in plans]
-    orders = {id(owner): (owner, list(owner._parameters)) for owner, *_ in plans}
-    done = []
-    try:
-        for owner, n, _, view in plans:
-            parametrize.register_parametrization(owner, n, Dissolved(M, view, beta))
-            done.append((owner, n))
-            install(owner)
-    except Exception:
-        for owner, n in done:
-            parametrize.remove_parametrizations(owner, n, leave_parametrized=False)
-            uninstall(owner)
+    """Register every plan, or none: every check and projection happens before any change.
+
+    Invariant: a weight is never left off its manifold without an error. Each
+    projected weight is checked against the manifold's tolerance for its dtype
+    before the module is touched (a dtype the manifold cannot handle raises).
+    """
+    staged = []
+    for owner, n, param, view in plans:
+        d = Dissolved(M, view, beta)
+        where = f"{type(owner).__name__}.{n}"
         with torch.no_grad():
-            for owner, n, param, data in backup:
-                param.copy_(data)
-                owner._parameters[n] = param
-        for owner, order in orders.values():  # parameters() in its original order
-            params = dict(owner._parameters)
-            owner._parameters.clear()
-            owner._parameters.update({k: params[k] for k in order})
-        raise
+            X = d.project(param.detach(), where)
+        points = view.to_points(X)
+        worst = float(M.violation(points).max())
+        if not worst <= M.default_atol(points):
+            raise ConstraintError(
+                f"{where}: projecting the {param.dtype} weight onto {M.name} left it infeasible "
+                f"(violation {worst:.3g}); use a wider dtype (e.g. module.float()) for this manifold"
+            )
+        staged.append((owner, n, param, X, d))
+    with torch.no_grad():
+        for owner, n, param, X, d in staged:
+            param.copy_(X)
+            install(owner, n, d)

@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils import parametrize
 
 from solvent.exceptions import ConstraintError
 from solvent.layers.api import Names, _targets
-from solvent.layers.parametrization import Dissolved, dissolved_of, uninstall
+from solvent.layers.dissolved import Dissolved, dissolved_of, uninstall
 
 __all__ = [
     "bake",
@@ -32,9 +31,15 @@ def constraints(model: nn.Module) -> Iterator[tuple[str, Dissolved, Tensor]]:
         >>> [q for q, _, _ in constraints(net)]
         ['0.weight']
     """
+    _need_module(model, "solvent.constraints")
     for prefix, mod in model.named_modules(remove_duplicate=True):
         for tname, d in dissolved_of(mod).items():
-            yield (f"{prefix}.{tname}" if prefix else tname), d, mod.parametrizations[tname].original
+            yield (f"{prefix}.{tname}" if prefix else tname), d, mod._parameters[tname]
+
+
+def _need_module(model: object, what: str) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{what} needs an nn.Module (the model), got {type(model).__name__}")
 
 
 def penalty(model: nn.Module) -> Tensor:
@@ -49,6 +54,7 @@ def penalty(model: nn.Module) -> Tensor:
         >>> float(solvent.penalty(lin).detach()) < 1e-10
         True
     """
+    _need_module(model, "solvent.penalty")
     total = None
     for _, d, X in constraints(model):
         if d.beta == 0:
@@ -71,6 +77,7 @@ def violation(model: nn.Module) -> dict[str, float]:
         >>> solvent.violation(lin)["weight"] < 1e-12
         True
     """
+    _need_module(model, "solvent.violation")
     return {q: d.violation(X) for q, d, X in constraints(model)}
 
 
@@ -81,12 +88,12 @@ def project_(model: nn.Module) -> nn.Module:
         >>> import torch, solvent
         >>> lin = solvent.constrain(torch.nn.Linear(3, 4).double())
         >>> with torch.no_grad():
-        ...     _ = lin.parametrizations.weight.original.add_(0.1)
+        ...     _ = lin.weight.add_(0.1)
         >>> solvent.violation(solvent.project_(lin))["weight"] < 1e-12
         True
     """
-    for _, d, X in constraints(model):
-        d.project_(X)
+    for q, d, X in constraints(model):
+        d.project_(X, q)
     return model
 
 
@@ -107,8 +114,8 @@ def is_constrained(module: nn.Module, name: str | None = None) -> bool:
 def unconstrain(module: nn.Module, name: Names = None) -> nn.Module:
     """Remove constraints from ``module``'s tensors, keeping the weight the module saw.
 
-    The tensor becomes a plain Parameter holding A(X) (equal to X on the
-    manifold), updated in place, so an optimizer holding it keeps working.
+    The Parameter (X) is overwritten in place by A(X), the weight the module
+    saw (equal to X on the manifold), so an optimizer holding it keeps working.
     ``name=None`` removes every constraint of ``module`` itself.
 
     Example:
@@ -121,8 +128,10 @@ def unconstrain(module: nn.Module, name: Names = None) -> nn.Module:
     for owner, n in targets:
         if n not in dissolved_of(owner):
             raise ConstraintError(f"{type(owner).__name__}.{n} is not constrained by solvent")
-        parametrize.remove_parametrizations(owner, n, leave_parametrized=True)
-        uninstall(owner)
+        X = owner._parameters[n]
+        d = uninstall(owner, n)
+        with torch.no_grad():
+            X.copy_(d.evaluate(X)[0])
     return module
 
 

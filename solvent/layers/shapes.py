@@ -130,6 +130,15 @@ def matrix_view(
         (64, 8)
     """
     shape = tuple(int(s) for s in shape)
+    if len(shape) == 1 and M.ndim == 2 and transpose is None:
+        raise ConstraintShapeError(
+            f"{type(module).__name__}.{name}",
+            shape,
+            M.name,
+            f"a vector is not a matrix, and {M.name} constrains matrices; use a vector manifold "
+            '(e.g. "sphere" for a unit-norm vector), or pass transpose=False to constrain it as '
+            "an n x 1 column (transpose=True: a 1 x n row)",
+        )
     gates = gate_count(module, name) if len(shape) == 2 else 1
     if not shape or shape[0] % gates:
         gates = 1  # not a stacked parameter after all (a custom subclass): one block

@@ -32,7 +32,10 @@ def eye_like(X: Tensor, size: int | None = None) -> Tensor:
         >>> eye_like(torch.zeros(4, 3)).shape
         torch.Size([3, 3])
     """
-    return _eye(X.shape[-1] if size is None else size, X.dtype, X.device)
+    p = X.shape[-1] if size is None else size
+    if torch.compiler.is_compiling():  # a traced graph builds its own constant
+        return torch.eye(p, dtype=X.dtype, device=X.device)
+    return _eye(p, X.dtype, X.device)
 
 
 def wide(dtype: torch.dtype) -> torch.dtype:
