@@ -1,10 +1,13 @@
 """Optimization over manifolds by constraint dissolving.
 
-``dissolve(f, manifold, beta)`` builds h(X) = f(A(X)) + beta * 1/2 ||C(X)||^2,
-a plain differentiable function for any torch optimizer; ``minimize`` runs
-SciPy's solvers on it (exact Hessian-vector products by double backward),
+``dissolving_function(f, manifold, beta)`` builds the constraint dissolving
+function h(X) = f(A(X)) + beta * 1/2 ||C(X)||^2 (A is ``Manifold.dissolve``), a
+plain differentiable function for any torch optimizer; ``minimize`` runs a
+solver on it (torch-native L-BFGS, trust region and Newton-CG on the point's
+device, or SciPy's; exact Hessian-vector products by double backward),
 estimates beta and guards against divergence. Nothing here knows a particular
-manifold: everything goes through the Manifold interface.
+manifold: everything goes through the Manifold interface. SciPy is imported
+only when a SciPy method runs.
 
 Example:
     >>> import torch, solvent.optim
@@ -16,7 +19,7 @@ Example:
 """
 
 from solvent.optim.beta import estimate_beta
-from solvent.optim.cdf import DissolvedFunction, dissolve, riemannian_grad_norm
+from solvent.optim.cdf import DissolvedFunction, dissolving_function, riemannian_grad_norm
 from solvent.optim.methods import METHODS
 from solvent.optim.minimize import minimize
 from solvent.optim.result import History, Iterate, OptimizeResult
@@ -27,7 +30,7 @@ __all__ = [
     "History",
     "Iterate",
     "OptimizeResult",
-    "dissolve",
+    "dissolving_function",
     "estimate_beta",
     "minimize",
     "riemannian_grad_norm",

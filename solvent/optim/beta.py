@@ -39,9 +39,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from solvent._points import Layout, Point
 from solvent.exceptions import ObjectiveError
 from solvent.optim.cdf import scalar_value
-from solvent.optim.points import Packer, Point
 
 __all__ = ["estimate_beta"]
 
@@ -71,9 +71,9 @@ def estimate_beta(
         >>> round(estimate_beta(lambda X: -(X * (H @ X)).sum(), X0), 3)  # 2*3 + 2*3
         12.0
     """
-    packer = Packer(X0)
-    x = packer.flatten(X0).detach().clone().requires_grad_(True)
-    value = scalar_value(f(packer.unflatten(x)))
+    layout = Layout(X0)
+    x = layout.flatten(X0).detach().clone().requires_grad_(True)
+    value = scalar_value(f(layout.unflatten(x)))
     if not torch.isfinite(value):
         bad = float(value.detach())
         raise ObjectiveError(f"the objective returned {bad} at the starting point")

@@ -10,10 +10,11 @@ from torch import Tensor
 
 from solvent.exceptions import ObjectiveError
 from solvent.manifolds.base import Manifold
-from solvent.optim.points import Point, as_parts, from_parts
+from solvent._points import Point, join, parts
 from solvent.plugins.manager import manifold as _manifold
 
-__all__ = ["DissolvedFunction", "check_beta", "dissolve", "riemannian_grad_norm", "scalar_value"]
+__all__ = ["DissolvedFunction", "check_beta", "dissolving_function", "riemannian_grad_norm",
+           "scalar_value"]
 
 
 def scalar_value(value: object, what: str = "f") -> Tensor:
@@ -45,7 +46,7 @@ class DissolvedFunction:
 
     Example:
         >>> import torch, solvent.optim
-        >>> h = solvent.optim.dissolve(lambda X: X.square().sum(), "stiefel", beta=1.0)
+        >>> h = solvent.optim.dissolving_function(lambda X: X.square().sum(), "stiefel", 1.0)
         >>> X = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
         >>> h(X).backward()
         >>> X.grad.shape
@@ -54,10 +55,14 @@ class DissolvedFunction:
 
     def __init__(self, f: Callable[[Point], Tensor], manifold: Manifold, beta: float) -> None:
         self.f, self.manifold, self.beta = f, manifold, float(beta)
+        # Checks at the boundary, maths in the loop: minimize() validated the start once,
+        # so an evaluation calls the unvalidated hook when the manifold has one.
+        self._pair = getattr(manifold, "_dissolve_with_constraint",
+                             manifold.dissolve_with_constraint)
 
     def parts(self, X: Point) -> tuple[Tensor, Tensor, Tensor]:
         """``(h(X), f(A(X)), penalty(X))``, sharing the work of A and C."""
-        A, C = self.manifold.dissolve_with_constraint(X)
+        A, C = self._pair(X)
         fA = scalar_value(self.f(A))
         pen = self.manifold.penalty_from_constraint(C)
         return fA + self.beta * pen, fA, pen
@@ -69,10 +74,12 @@ class DissolvedFunction:
         return f"DissolvedFunction(f={self.f!r}, manifold={self.manifold.name!r}, beta={self.beta})"
 
 
-def dissolve(
+def dissolving_function(
     f: Callable[[Point], Tensor], manifold: str | Manifold, beta: float
 ) -> DissolvedFunction:
-    """The constraint dissolving function of ``min f(X) s.t. X in manifold``.
+    """The constraint dissolving function h of ``min f(X) s.t. X in manifold``.
+
+    Not to be confused with ``Manifold.dissolve``, the map A(X) that h is built from.
 
     ``h(X) = f(A(X)) + beta * 1/2 ||C(X)||_F^2`` is unconstrained and
     differentiable (twice, if f is), so any torch optimizer can minimise it;
@@ -89,7 +96,7 @@ def dissolve(
 
     Example:
         >>> import torch, solvent.optim
-        >>> h = solvent.optim.dissolve(lambda X: -X[0, 0], "stiefel", beta=2.0)
+        >>> h = solvent.optim.dissolving_function(lambda X: -X[0, 0], "stiefel", beta=2.0)
         >>> X = torch.eye(3, 2, dtype=torch.float64)
         >>> float(h(X))  # on the manifold h = f
         -1.0
@@ -131,9 +138,9 @@ def riemannian_grad_norm(f: Callable[[Point], Tensor], manifold: Manifold, X: Po
         >>> riemannian_grad_norm(lambda Y: Y.sum(), solvent.manifold("stiefel"), X)  # (0,1,1)
         1.4142135623730951
     """
-    parts = [t.detach().clone().requires_grad_(True) for t in as_parts(X)]
+    leaves = [t.detach().clone().requires_grad_(True) for t in parts(X)]
     with torch.enable_grad():
-        value = scalar_value(f(manifold.dissolve(from_parts(parts, not isinstance(X, Tensor)))))
-        grads = torch.autograd.grad(value, parts, allow_unused=True)
+        value = scalar_value(f(manifold.dissolve(join(leaves, X))))
+        grads = torch.autograd.grad(value, leaves, allow_unused=True)
     total = sum(float(torch.linalg.vector_norm(g)) ** 2 for g in grads if g is not None)
     return math.sqrt(total)

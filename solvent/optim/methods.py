@@ -1,4 +1,9 @@
-"""The SciPy methods minimize() drives, and how each reads gtol and maxiter."""
+"""The methods minimize() drives: solvent's own torch-native ones and SciPy's.
+
+A torch-native method (``engine="torch"``, solvent.optim.native) keeps every
+vector on the point's device; a SciPy one works on a float64 NumPy copy on the
+host. Both get the same guard, stopping test and result.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +18,26 @@ __all__ = ["METHODS", "Method", "method_spec"]
 
 @dataclasses.dataclass(frozen=True)
 class Method:
-    """A SciPy method: whether it takes Hessian-vector products, and how it reads tolerances."""
+    """A method: its engine, whether it takes Hessian-vector products, how SciPy reads gtol."""
 
     name: str
     second_order: bool
-    tolerance: str  # "inf": gtol on max |g_i|; "2": gtol on ||g||_2; "none": no gradient test
+    tolerance: str  # SciPy's: "inf": gtol on max |g_i|; "2": on ||g||_2; "none": torch-native
     dense: bool = False  # keeps an N x N matrix
+    engine: str = "scipy"  # or "torch"
 
     def options(self, gtol: float, maxiter: int, size: int, user: dict | None) -> dict:
-        """SciPy's ``options``: its own tests no looser than ours, then the caller's on top.
+        """SciPy's ``options``: its own tests tighter than ours, then the caller's on top.
 
-        Our test, ||grad h||_2 <= gtol at an iterate, is checked in the callback
-        (Note [stopping test] in solvent.optim.minimize).
+        Our test is checked in the callback (Note [stopping test] in
+        solvent.optim.minimize); SciPy's gtol is a tenth of it, so SciPy does
+        not stop an iterate our test is still judging.
         """
         opts: dict = {"maxiter": maxiter}
         if self.tolerance == "inf":  # max |g_i| <= gtol / sqrt(N) implies ||g||_2 <= gtol
-            opts["gtol"] = gtol / math.sqrt(max(size, 1))
+            opts["gtol"] = 0.1 * gtol / math.sqrt(max(size, 1))
         elif self.tolerance == "2":
-            opts["gtol"] = gtol
-        else:  # Newton-CG stops on a small average step: only at rounding level
-            opts["xtol"] = 1e-14
+            opts["gtol"] = 0.1 * gtol
         if self.name == "L-BFGS-B":  # its relative-decrease test would stop first
             opts["ftol"] = 1e-15
         opts.update(user or {})
@@ -45,9 +50,11 @@ METHODS: dict[str, Method] = {
         Method("L-BFGS-B", False, "inf"),
         Method("BFGS", False, "inf", dense=True),
         Method("CG", False, "inf"),
-        Method("Newton-CG", True, "none"),
         Method("trust-ncg", True, "2"),
         Method("trust-krylov", True, "2"),
+        Method("L-BFGS", False, "none", engine="torch"),
+        Method("trust-region", True, "none", engine="torch"),
+        Method("Newton-CG", True, "none", engine="torch"),
     )
 }
 

@@ -1,12 +1,13 @@
-"""h, its gradient and Hessian-vector products on SciPy's flat float64 vectors.
+"""h, its gradient and Hessian-vector products on a flat real tensor, on the point's device.
 
 One evaluation per point: the value and gradient come from one forward and
 one backward pass; for the second-order methods that backward keeps its graph
 (``create_graph=True``) so every Hessian-vector product at the same point is a
 single extra backward through it (double backward, exact, no finite
-differences). The divergence guard (Note [divergence guard] in
-``solvent.optim.minimize``) reads the penalty this pass already computed, so
-it costs nothing.
+differences). The numbers a solver reads (h, f(A(X)), the violation and
+||grad h||) come back to the host together, one transfer per evaluation. The
+divergence guard (Note [divergence guard] in ``solvent.optim.minimize``) reads
+the penalty this pass already computed, so it costs nothing.
 """
 
 from __future__ import annotations
@@ -14,82 +15,80 @@ from __future__ import annotations
 import math
 import time
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from solvent._points import Layout
 from solvent.exceptions import ObjectiveError
 from solvent.optim.cdf import DissolvedFunction
-from solvent.optim.points import Packer
 
 __all__ = ["Diverged", "Evaluation", "Objective"]
 
 
 class Diverged(Exception):
-    """Raised inside SciPy's loop to abort a solve that left the manifold's neighbourhood."""
+    """Raised inside a solver's loop to abort a solve that left the manifold's neighbourhood."""
 
 
 class Evaluation:
-    """h, f(A(X)), the violation and the gradient at one flat point, kept for reuse."""
+    """h, f(A(X)), the violation and the gradient at one flat point x.
 
-    def __init__(self, x: np.ndarray, xt: Tensor, h: Tensor, g: Tensor, graph: bool,
-                 objective: float, violation: float) -> None:
-        self.x, self.xt, self.h, self.g, self.graph = x, xt, h, g, graph
-        self.objective, self.violation = objective, violation
-        self.grad_norm = float(torch.linalg.vector_norm(g.detach()))
+    Attributes:
+        x: the flat point (a leaf requiring grad when ``graph``).
+        h: h(x) as a 0-d tensor (keeps the graph for Hessian-vector products when ``graph``).
+        g: grad h(x), flat.
+        value, objective, violation, grad_norm: h(x), f(A(x)), ||C(x)||, ||g|| as floats.
+        rejected: x lies where h is not trusted (non-finite there); value is +inf.
+    """
 
-
-def _violation(pen: Tensor) -> float:
-    value = float(pen.detach())
-    return math.sqrt(max(2.0 * value, 0.0)) if math.isfinite(value) else math.inf
+    def __init__(self, x: Tensor, h: Tensor, g: Tensor, graph: bool, value: float,
+                 objective: float, violation: float, grad_norm: float,
+                 rejected: bool = False) -> None:
+        self.x, self.h, self.g, self.graph = x, h, g, graph
+        self.value, self.objective, self.violation = value, objective, violation
+        self.grad_norm, self.rejected = grad_norm, rejected
 
 
 class Objective:
-    """SciPy's ``fun`` (value and gradient together), ``hessp`` and ``callback`` for one h."""
+    """Evaluations of one h on flat tensors, counted; Hessian-vector products; the guard.
 
-    def __init__(self, h: DissolvedFunction, packer: Packer, dtype: torch.dtype,
-                 device: torch.device, *, max_violation: float, second_order: bool) -> None:
-        self.h, self.packer, self.dtype, self.device = h, packer, dtype, device
-        self.max_violation, self.second_order = max_violation, second_order
+    ``reject_outside``: a point whose violation exceeds ``max_violation`` is
+    reported as h = +inf (rejected) rather than evaluated: the torch-native
+    solvers use this as their step bound (Note [divergence guard]).
+    """
+
+    def __init__(self, h: DissolvedFunction, layout: Layout, *, max_violation: float,
+                 reject_outside: bool = False) -> None:
+        self.h, self.layout = h, layout
+        self.max_violation, self.reject_outside = max_violation, reject_outside
         self.nfev = self.njev = self.nhev = 0
-        self.last: Evaluation | None = None
 
-    def evaluate(self, x: np.ndarray, graph: bool = False) -> Evaluation:
-        """The evaluation at x, reusing the last one when x is the same point."""
-        last = self.last
-        if last is not None and (last.graph or not graph) and np.array_equal(last.x, x):
-            return last
+    def evaluate(self, x: Tensor, graph: bool = False) -> Evaluation:
+        """h and grad h at the flat point x (x is not modified)."""
         self.nfev += 1
-        self.njev += 1
-        xt = self.packer.from_numpy(x, self.dtype, self.device).requires_grad_(True)
-        x = np.array(x, dtype=np.float64)
+        xt = x.detach().requires_grad_(True)
         with torch.enable_grad():
-            h, fA, pen = self.h.parts(self.packer.unflatten(xt))
-            violation = _violation(pen)
-            if not self._finite(h, fA, violation):  # far off M: a point to reject, see guard()
-                h, g = h.new_tensor(math.inf), torch.zeros_like(xt)
-                self.last = Evaluation(x, xt, h, g, graph, math.nan, violation)
-                return self.last
+            h, fA, pen = self.h.parts(self.layout.unflatten(xt))
+            value, objective, pen_value = torch.stack(
+                [h.detach(), fA.detach(), pen.detach()]).tolist()
+            violation = math.sqrt(max(2.0 * pen_value, 0.0)) if math.isfinite(pen_value) \
+                else math.inf
+            if self._rejected(value, objective, violation):
+                return Evaluation(xt, h.new_tensor(math.inf), torch.zeros_like(xt), False,
+                                  math.inf, math.nan, violation, math.nan, rejected=True)
+            self.njev += 1
             (g,) = torch.autograd.grad(h, xt, create_graph=graph)
-        self.last = Evaluation(x, xt, h, g, graph, float(fA.detach()), violation)
-        return self.last
+        grad_norm = float(torch.linalg.vector_norm(g.detach()))
+        return Evaluation(xt, h, g, graph, value, objective, violation, grad_norm)
 
-    def fun(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """``(h(x), grad h(x))`` as SciPy wants them (``jac=True``)."""
-        ev = self.evaluate(x, graph=self.second_order)
-        return float(ev.h.detach()), self.packer.to_numpy(ev.g)
-
-    def hessp(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """The exact product Hess h(x) p, by one backward through the stored gradient graph."""
-        ev = self.evaluate(x, graph=True)
+    def hvp(self, ev: Evaluation, v: Tensor) -> Tensor:
+        """The exact product Hess h(x) v, one backward through the stored gradient graph."""
         self.nhev += 1
         if not ev.g.requires_grad:  # h is affine in x, or ev is a rejected point
-            return np.zeros_like(p, dtype=np.float64)
-        v = self.packer.from_numpy(p, self.dtype, self.device)
+            return torch.zeros_like(v)
         # d(g . v)/dx rather than grad_outputs=v: the same product, without torch's
         # first-call import of its symbolic-shape machinery (seconds) for grad_outputs.
-        (Hv,) = torch.autograd.grad((ev.g * v).sum(), ev.xt, retain_graph=True)
-        return self.packer.to_numpy(Hv)
+        (Hv,) = torch.autograd.grad((ev.g * v).sum(), ev.x, retain_graph=True)
+        return Hv
 
     def guard(self, ev: Evaluation) -> None:
         """Raise :class:`Diverged` if an iterate left the region where h is trustworthy."""
@@ -100,20 +99,23 @@ class Objective:
                 "off the manifold)"
             )
 
-    def _finite(self, h: Tensor, fA: Tensor, violation: float) -> bool:
-        """Whether h is finite; a non-finite h near M is the objective's fault and an error.
+    def _rejected(self, value: float, objective: float, violation: float) -> bool:
+        """Whether to report x as h = +inf; a non-finite h near M is the objective's fault.
 
         Far from M (violation above max_violation) a non-finite h (overflow, or f
-        outside its domain) is reported to SciPy as +inf, which its line searches
-        and trust regions reject by shrinking the step; an accepted iterate out
-        there is a divergence (guard()).
+        outside its domain) is reported as +inf, which line searches and trust
+        regions reject by shrinking the step; an accepted iterate out there is a
+        divergence (guard()). With ``reject_outside`` every point out there is.
         """
-        if bool(torch.isfinite(h)):
+        outside = not violation <= self.max_violation
+        if outside and self.reject_outside:
             return True
-        if not violation <= self.max_violation:
+        if math.isfinite(value):
             return False
+        if outside or not violation <= 1.0:  # "near" is within 1 even with no guard
+            return True
         raise ObjectiveError(
-            f"the objective f returned {float(fA.detach())} at a point near the manifold "
+            f"the objective f returned {objective} at a point near the manifold "
             f"(violation {violation:.3g}); f must be finite there. Check f for log/sqrt/division "
             "of values that can reach zero or become negative."
         )

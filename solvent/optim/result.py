@@ -6,7 +6,7 @@ import dataclasses
 
 from torch import Tensor
 
-from solvent.optim.points import Point
+from solvent._points import Point
 
 __all__ = ["History", "Iterate", "OptimizeResult"]
 
@@ -82,7 +82,7 @@ class OptimizeResult:
         nfev, njev, nhev: objective, gradient and Hessian-vector evaluations.
         beta: the penalty weight of the final solve.
         restarts: how many times the divergence guard restarted with a larger beta.
-        method: the SciPy method used.
+        method: the method used (a torch-native one, or SciPy's).
         history: per-iteration records.
     """
 

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from solvent.exceptions import SolverOptionError
 from solvent.manifolds.base import Manifold
-from solvent.optim.points import Point, from_parts
+from solvent._points import Point, join
 
 __all__ = ["start_point"]
 
@@ -62,4 +62,4 @@ def _as_point(x0: object, dtype: torch.dtype, device) -> Point:
             )
         target = _COMPLEX.get(dtype, dtype) if t.is_complex() else dtype
         out.append(t.detach().to(device=device if device is not None else t.device, dtype=target))
-    return from_parts(out, is_tuple)
+    return join(out, is_tuple)

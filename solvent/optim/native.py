@@ -1,0 +1,218 @@
+"""Torch-native solvers on h: every vector stays a tensor on the point's device (CUDA included).
+
+Three methods, one protocol: ``solver(obj, ev, maxiter, on_iterate)`` starts
+from the evaluation ``ev`` of the start, calls ``on_iterate(ev)`` with each
+accepted iterate (which raises to stop: convergence, divergence, the user's
+callback) and returns the last accepted evaluation and a message when it
+stops on its own.
+
+- ``L-BFGS``: limited-memory BFGS (two-loop recursion, memory 10) with a
+  backtracking line search that accepts the first step of sufficient decrease
+  (Armijo): one evaluation per iteration when the unit step is good, which it
+  is almost always once the memory holds curvature pairs.
+- ``trust-region``: Steihaug-Toint truncated CG on exact Hessian-vector
+  products (double backward), the classical radius update, and pymanopt's
+  regularised ratio (below).
+- ``Newton-CG``: the same truncated CG as a line-search direction, its length
+  bounded by a radius that grows after full steps and shrinks to the step
+  taken otherwise (Note [bounded Newton step]).
+
+# Note [bounded Newton step]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~
+# SciPy's Newton-CG runs CG on Hess h p = -grad h and stops it on curvature
+# d^T H d <= 3 eps; a first direction of tiny *positive* curvature (a start
+# near a saddle of f on M) gives a step alpha = r^T r / d^T H d of any length,
+# and since h is unbounded below far from M (Note [beta estimate]) its Wolfe
+# line search accepts it: measured on the Rayleigh quotient St(5, 2), seed
+# 651, the first step went from a feasible point to ||C(X)|| = 2.6e12, for
+# every beta the guard tried. SciPy has no option bounding that step, so
+# solvent's Newton-CG is its own: CG stops at a radius (negative curvature
+# goes to the radius along its direction, steepest descent on the first CG
+# step), and a line search backtracks from there. Every trial point also
+# stays inside the region where h is trusted: an evaluation with ||C|| above
+# max_violation is +inf (Objective(reject_outside=True)), so no torch-native
+# method can step out of it.
+#
+# Ratio and decrease tests are regularised by 1e3 eps max(1, |h|) (pymanopt's
+# rho_regularization): near a minimiser the decrease of h falls below the
+# rounding of its value (||g||^2 / L < eps |h|), where an unregularised test
+# rejects good steps and stalls the solve above gtol ("precision loss"); with
+# it, gradients keep driving the last iterations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from solvent.optim.objective import Evaluation, Objective
+
+__all__ = ["NATIVE_SOLVERS", "lbfgs", "newton_cg", "trust_region"]
+
+OnIterate = Callable[[Evaluation], None]
+
+
+def _slack(ev: Evaluation) -> float:
+    """The rounding allowance of Note [bounded Newton step]."""
+    return 1e3 * torch.finfo(ev.x.dtype).eps * max(1.0, abs(ev.value))
+
+
+def _dot(a: Tensor, b: Tensor) -> Tensor:
+    return torch.dot(a, b)
+
+
+def _first_radius(ev: Evaluation) -> float:
+    """An initial step length on the scale of the point (pymanopt's sqrt(dim) / 8 in kind)."""
+    return max(1.0, float(torch.linalg.vector_norm(ev.x.detach()))) / 8
+
+
+# ---------------------------------------------------------------- line search
+def _backtrack(obj: Objective, ev: Evaluation, d: Tensor, gd: float, t: float, graph: bool,
+               c1: float = 1e-4, tries: int = 40) -> tuple[Evaluation | None, float]:
+    """The first t (from t down) with h(x + t d) <= h(x) + c1 t g.d (+ rounding slack)."""
+    x, slack = ev.x.detach(), _slack(ev)
+    for _ in range(tries):
+        trial = obj.evaluate(x + t * d, graph=graph)
+        if trial.value <= ev.value + c1 * t * gd + slack:
+            return trial, t
+        curv = trial.value - ev.value - gd * t  # a t^2 of the quadratic through h(0), h'(0), h(t)
+        t_quad = -gd * t * t / (2 * curv) if math.isfinite(curv) and curv > 0 else 0.1 * t
+        t = min(max(t_quad, 0.1 * t), 0.5 * t)
+    return None, t
+
+
+# ---------------------------------------------------------------- L-BFGS
+def lbfgs(obj: Objective, ev: Evaluation, maxiter: int, on_iterate: OnIterate,
+          memory: int = 10) -> tuple[Evaluation, str]:
+    """Limited-memory BFGS with a first-sufficient-decrease line search."""
+    pairs: list[tuple[Tensor, Tensor, Tensor]] = []  # (s, y, 1 / s.y)
+    t0 = _first_radius(ev) / max(ev.grad_norm, 1e-300)
+    for _ in range(maxiter):
+        g = ev.g.detach()
+        d = _two_loop(g, pairs)
+        gd = float(_dot(g, d))
+        if not gd < 0:  # not a descent direction (rounding): restart from steepest descent
+            pairs.clear()
+            d, gd = -g, -ev.grad_norm**2
+        new, t = _backtrack(obj, ev, d, gd, 1.0 if pairs else t0, graph=False)
+        if new is None:
+            if not pairs:
+                return ev, "the line search found no decrease along steepest descent"
+            pairs.clear()  # a bad quasi-Newton model: forget it and retry
+            continue
+        s, y = t * d, new.g.detach() - g
+        sy = _dot(s, y)
+        if float(sy) > 1e-10 * float(torch.linalg.vector_norm(s) * torch.linalg.vector_norm(y)):
+            pairs.append((s, y, 1.0 / sy))
+            del pairs[:-memory]
+        t0 = t
+        ev = new
+        on_iterate(ev)
+    return ev, f"maxiter = {maxiter} reached"
+
+
+def _two_loop(g: Tensor, pairs: list[tuple[Tensor, Tensor, Tensor]]) -> Tensor:
+    """-H g for the L-BFGS inverse Hessian H of the stored pairs (no host sync)."""
+    if not pairs:
+        return -g
+    q, alphas = g.clone(), []
+    for s, y, rho in reversed(pairs):
+        a = rho * _dot(s, q)
+        q.sub_(a * y)
+        alphas.append(a)
+    s, y, _ = pairs[-1]
+    q.mul_(_dot(s, y) / _dot(y, y))
+    for (s, y, rho), a in zip(pairs, reversed(alphas)):
+        q.add_((a - rho * _dot(y, q)) * s)
+    return -q
+
+
+# ---------------------------------------------------------------- truncated CG
+def _steihaug(obj: Objective, ev: Evaluation, radius: float) -> tuple[Tensor, float, bool]:
+    """Steihaug-Toint CG on Hess h p = -g within ||p|| <= radius.
+
+    Returns ``(p, model decrease g.p + p.Hp / 2, whether p reached the radius)``.
+    Stops at the forcing tolerance ||r|| <= ||g|| min(1/2, sqrt(||g||)) (superlinear).
+    """
+    g = ev.g.detach()
+    z, Hz, r = torch.zeros_like(g), torch.zeros_like(g), g.clone()
+    d, rr = -g, ev.grad_norm**2
+    tol = ev.grad_norm * min(0.5, math.sqrt(ev.grad_norm))
+    for _ in range(g.numel() + 1):
+        Hd = obj.hvp(ev, d)
+        dHd, zd, dd = torch.stack([_dot(d, Hd), _dot(z, d), _dot(d, d)]).tolist()
+        alpha = rr / dHd if dHd > 0 else math.inf
+        zz = float(_dot(z, z))
+        if dHd <= 0 or zz + 2 * alpha * zd + alpha * alpha * dd >= radius * radius:
+            tau = _to_boundary(zz, zd, dd, radius)
+            z.add_(tau * d), Hz.add_(tau * Hd)
+            return z, _model(g, z, Hz), True
+        z.add_(alpha * d), Hz.add_(alpha * Hd), r.add_(alpha * Hd)
+        rr_new = float(_dot(r, r))
+        if math.sqrt(rr_new) <= tol:
+            break
+        d = -r + (rr_new / rr) * d
+        rr = rr_new
+    return z, _model(g, z, Hz), False
+
+
+def _to_boundary(zz: float, zd: float, dd: float, radius: float) -> float:
+    """tau >= 0 with ||z + tau d|| = radius."""
+    disc = max(zd * zd - dd * (zz - radius * radius), 0.0)
+    return (-zd + math.sqrt(disc)) / dd
+
+
+def _model(g: Tensor, z: Tensor, Hz: Tensor) -> float:
+    return float(_dot(g, z) + 0.5 * _dot(z, Hz))
+
+
+# ---------------------------------------------------------------- trust region
+def trust_region(obj: Objective, ev: Evaluation, maxiter: int,
+                 on_iterate: OnIterate) -> tuple[Evaluation, str]:
+    """Steihaug-CG trust region with exact Hessian-vector products."""
+    radius = _first_radius(ev)
+    max_radius = 1e3 * radius
+    for _ in range(maxiter):
+        p, model, boundary = _steihaug(obj, ev, radius)
+        trial = obj.evaluate(ev.x.detach() + p, graph=True)
+        slack = _slack(ev)
+        rho = (ev.value - trial.value + slack) / (-model + slack)
+        step = float(torch.linalg.vector_norm(p))
+        if not rho >= 0.25:  # also a rejected (infinite) trial: rho = -inf
+            radius = 0.25 * step
+        elif rho > 0.75 and boundary:
+            radius = min(2 * radius, max_radius)
+        if rho > 0.1:
+            ev = trial
+            on_iterate(ev)
+        elif radius <= 1e-12 * max(1.0, float(torch.linalg.vector_norm(ev.x.detach()))):
+            return ev, "the trust radius collapsed (no model decrease is realised)"
+    return ev, f"maxiter = {maxiter} reached"
+
+
+# ---------------------------------------------------------------- Newton-CG
+def newton_cg(obj: Objective, ev: Evaluation, maxiter: int,
+              on_iterate: OnIterate) -> tuple[Evaluation, str]:
+    """Truncated Newton with a bounded step and a backtracking line search."""
+    radius = _first_radius(ev)
+    max_radius = 1e3 * radius
+    for _ in range(maxiter):
+        p, _, boundary = _steihaug(obj, ev, radius)
+        gp = float(_dot(ev.g.detach(), p))
+        new, t = _backtrack(obj, ev, p, gp, 1.0, graph=True)
+        if new is None:
+            return ev, "the line search found no decrease along the Newton direction"
+        step = t * float(torch.linalg.vector_norm(p))
+        if t < 1.0:
+            radius = step  # the line search cut the step: bound the next one by it
+        elif boundary:
+            radius = min(2 * radius, max_radius)
+        ev = new
+        on_iterate(ev)
+    return ev, f"maxiter = {maxiter} reached"
+
+
+NATIVE_SOLVERS = {"L-BFGS": lbfgs, "trust-region": trust_region, "Newton-CG": newton_cg}
