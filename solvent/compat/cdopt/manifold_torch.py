@@ -6,7 +6,7 @@ the constraint dissolving map ``A``, the constraint ``C``, their derivatives
 ``hess_feas``), the feasibility ``Feas_eval`` (||C||_F) and the conversions
 ``v2m``/``m2v``/``array2tensor``/``tensor2array`` used with SciPy. Here each
 class names a solvent manifold (``solvent.manifold(name)``) and every formula
-is that manifold's; the derivatives come from ``torch.func``.
+is that manifold's; the derivatives come from torch's autograd.
 
 Example:
     >>> import torch
@@ -35,15 +35,37 @@ __all__ = [
 ]  # fmt: skip
 
 
+# Both derivatives go through reverse mode (create_graph, so they can be differentiated
+# again): torch's forward mode loads TorchScript decompositions on first use, which
+# warns in torch >= 2.10. ``jvp`` is the vjp of the vjp (the "double-vjp" trick).
+def _leaf(X: Tensor) -> Tensor:
+    return X if X.requires_grad else X.detach().requires_grad_(True)
+
+
 def _vjp(fn: Callable[[Tensor], Tensor], X: Tensor, G: Tensor) -> Tensor:
-    """``Dfn(X)^* [G]``, composable with further differentiation."""
-    _, pullback = torch.func.vjp(fn, X)
-    return pullback(G.to(X.dtype))[0]
+    """``Dfn(X)^* [G]``, differentiable again."""
+    with torch.enable_grad():
+        X = _leaf(X)
+        Y = fn(X)
+        if not Y.requires_grad:  # fn does not depend on X (Euclidean space)
+            return torch.zeros_like(X)
+        (g,) = torch.autograd.grad(Y, X, G.to(Y.dtype), create_graph=True, allow_unused=True)
+    return torch.zeros_like(X) if g is None else g
 
 
 def _jvp(fn: Callable[[Tensor], Tensor], X: Tensor, D: Tensor) -> Tensor:
-    """``Dfn(X)[D]``, composable with further differentiation."""
-    return torch.func.jvp(fn, (X,), (D.to(X.dtype),))[1]
+    """``Dfn(X)[D]``, differentiable again."""
+    with torch.enable_grad():
+        X = _leaf(X)
+        Y = fn(X)
+        if not Y.requires_grad:
+            return torch.zeros_like(Y)
+        U = torch.zeros_like(Y, requires_grad=True)
+        (g,) = torch.autograd.grad(Y, X, U, create_graph=True, allow_unused=True)
+        if g is None:
+            return torch.zeros_like(Y)
+        (jv,) = torch.autograd.grad(g, U, D.to(X.dtype), create_graph=True, allow_unused=True)
+    return torch.zeros_like(Y) if jv is None else jv
 
 
 class basic_manifold_torch:  # noqa: N801 (CDOpt's name)

@@ -88,7 +88,7 @@ def get_quad_penalty(local_module: nn.Module):
         >>> from solvent.compat.cdopt.nn import Linear_cdopt, get_quad_penalty
         >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
         >>> fc = Linear_cdopt(8, 4, manifold_class=stiefel_torch, penalty_param=0.1)
-        >>> float(get_quad_penalty(fc)) < 1e-10
+        >>> float(get_quad_penalty(fc).detach()) < 1e-10
         True
     """
     total = 0

@@ -18,7 +18,7 @@ Example:
     >>> set_constraint_dissolving(fc, "weight", manifold_class=stiefel_torch, penalty_param=0.02)
     >>> fc.parametrizations.weight.original.shape        # the tall variable W^T
     torch.Size([256, 120])
-    >>> float(get_quad_penalty(fc)) < 1e-8
+    >>> float(get_quad_penalty(fc).detach()) < 1e-8
     True
 """
 
