@@ -127,8 +127,18 @@ def train_all(args, extra: list[str]) -> None:
             if _done(folder):
                 continue
             cfg = mnist_rnn.parse_args(
-                [*extra, "--data", str(args.data), "--seed", str(seed), "--out", str(folder),
-                 "--threads", str(args.threads), "--resume"]
+                [
+                    *extra,
+                    "--data",
+                    str(args.data),
+                    "--seed",
+                    str(seed),
+                    "--out",
+                    str(folder),
+                    "--threads",
+                    str(args.threads),
+                    "--resume",
+                ]
             )
             cfg.bench_model = name
             hooks = _model_hooks(name, cfg)
@@ -162,12 +172,16 @@ def collect(args) -> dict:
             "final_mean_sd": _mean_sd(final),
             "best_mean_sd": _mean_sd(best),
             "test_acc_curves": curves,
-            "final_violation": [max(r["epochs"][-1]["violation"].values(), default=0.0)
-                                for r in runs],
+            "final_violation": [
+                max(r["epochs"][-1]["violation"].values(), default=0.0) for r in runs
+            ],
             "mean_epoch_wall_s": statistics.median(r["mean_epoch_wall_s"] for r in runs),
             "test_size": runs[0]["test_size"],
-            "config": {k: v for k, v in runs[0]["config"].items()
-                       if k not in ("seed", "out", "resume", "data", "bench_model")},
+            "config": {
+                k: v
+                for k, v in runs[0]["config"].items()
+                if k not in ("seed", "out", "resume", "data", "bench_model")
+            },
         }
     return out
 
@@ -175,8 +189,7 @@ def collect(args) -> dict:
 def table(summary: dict) -> str:
     """A markdown table: mean ± sd over the seeds of the final and the best test accuracy."""
     rows = [
-        "| model | seeds | final test acc. (mean ± sd) | best epoch's test acc. (mean ± sd) "
-        "| per seed (final) |",
+        "| model | seeds | final test acc. (mean ± sd) | best epoch (mean ± sd) | per seed (final) |",
         "| --- | --- | --- | --- | --- |",
     ]
     for m in summary["models"].values():

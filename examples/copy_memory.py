@@ -71,8 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--beta", type=float, default=1.0, help="penalty weight of the constraint")
     p.add_argument("--clip", type=float, default=1.0, help="gradient norm clipping (0: none)")
     p.add_argument("--cell", choices=("modrelu", "tanh"), default="modrelu", help="Note [cell]")
-    p.add_argument("--models", nargs="+", choices=("constrained", "plain"),
-                   default=["constrained", "plain"])
+    p.add_argument(
+        "--models", nargs="+", choices=("constrained", "plain"), default=["constrained", "plain"]
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--eval-every", type=int, default=50, help="iterations between evaluations")
     p.add_argument("--test-size", type=int, default=500, help="held-out sequences")
@@ -214,8 +215,11 @@ def _summarise(runs: list[dict]) -> dict:
         v = [r[key] for r in runs]
         return [statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else float("nan")]
 
-    return {"runs": runs, "test_ce_mean_sd": mean_sd("test_ce"),
-            "recall_acc_mean_sd": mean_sd("recall_acc")}
+    return {
+        "runs": runs,
+        "test_ce_mean_sd": mean_sd("test_ce"),
+        "recall_acc_mean_sd": mean_sd("recall_acc"),
+    }
 
 
 def plot(result: dict, path: Path) -> None:
@@ -260,17 +264,22 @@ def main(argv: list[str] | None = None) -> dict:
         for seed in cfg.seeds:
             runs.append(train(cfg, name == "constrained", seed))
             r = runs[-1]
-            print(f"[{name} seed {seed}] held-out CE {r['test_ce']:.4f} (baseline "
-                  f"{result['baseline_ce']:.4f}), recall accuracy {r['recall_acc']:.3f}, "
-                  f"{r['curve'][-1]['wall_s']:.0f}s", flush=True)
+            print(
+                f"[{name} seed {seed}] held-out CE {r['test_ce']:.4f} (baseline "
+                f"{result['baseline_ce']:.4f}), recall accuracy {r['recall_acc']:.3f}, "
+                f"{r['curve'][-1]['wall_s']:.0f}s",
+                flush=True,
+            )
         result["models"][name] = _summarise(runs)
         (cfg.out / "metrics.json").write_text(json.dumps(result, indent=1))
     plot(result, cfg.out / "copy_memory.png")
     for name, m in result["models"].items():
         (ce, ce_sd), (acc, acc_sd) = m["test_ce_mean_sd"], m["recall_acc_mean_sd"]
-        print(f"summary {name}: held-out CE {ce:.4f} ± {ce_sd:.4f}, recall accuracy "
-              f"{acc:.3f} ± {acc_sd:.3f} over {len(m['runs'])} seeds "
-              f"(baseline CE {result['baseline_ce']:.4f}, chance 0.125)")
+        print(
+            f"summary {name}: held-out CE {ce:.4f} ± {ce_sd:.4f}, recall accuracy "
+            f"{acc:.3f} ± {acc_sd:.3f} over {len(m['runs'])} seeds "
+            f"(baseline CE {result['baseline_ce']:.4f}, chance 0.125)"
+        )
     print(f"metrics: {cfg.out / 'metrics.json'}\nfigure:  {cfg.out / 'copy_memory.png'}")
     return result
 

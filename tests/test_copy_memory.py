@@ -15,8 +15,24 @@ sys.path.insert(0, str(EXAMPLES))
 
 import copy_memory
 
-TINY = ["--T", "6", "--hidden", "12", "--iterations", "30", "--eval-every", "10",
-        "--batch-size", "32", "--test-size", "64", "--threads", "1", "--lr", "3e-3"]
+TINY = [
+    "--T",
+    "6",
+    "--hidden",
+    "12",
+    "--iterations",
+    "30",
+    "--eval-every",
+    "10",
+    "--batch-size",
+    "32",
+    "--test-size",
+    "64",
+    "--threads",
+    "1",
+    "--lr",
+    "3e-3",
+]
 
 
 def test_docstring_examples_run():
@@ -28,7 +44,9 @@ def test_a_batch_is_symbols_blanks_delimiter_then_recall():
     x, y = copy_memory.copy_batch(4, T, torch.Generator().manual_seed(3))
     assert x.shape == y.shape == (4, T + 20) and x.dtype == torch.int64
     assert ((x[:, :10] >= 1) & (x[:, :10] <= 8)).all()
-    assert (x[:, 10 : T + 9] == 0).all() and (x[:, T + 9] == 9).all() and (x[:, T + 10 :] == 0).all()
+    assert (
+        (x[:, 10 : T + 9] == 0).all() and (x[:, T + 9] == 9).all() and (x[:, T + 10 :] == 0).all()
+    )
     assert (y[:, : T + 10] == 0).all() and torch.equal(y[:, T + 10 :], x[:, :10])
     again, _ = copy_memory.copy_batch(4, T, torch.Generator().manual_seed(3))
     assert torch.equal(x, again)
@@ -37,7 +55,7 @@ def test_a_batch_is_symbols_blanks_delimiter_then_recall():
 def test_baseline_is_the_memoryless_cross_entropy():
     # Blanks with certainty for T + 10 steps, then a uniform guess over 8 symbols.
     T = 30
-    x, y = copy_memory.copy_batch(256, T, torch.Generator().manual_seed(0))
+    _, y = copy_memory.copy_batch(256, T, torch.Generator().manual_seed(0))
     logits = torch.full((256, T + 20, 9), -1e9)
     logits[:, : T + 10, 0] = 0.0
     logits[:, T + 10 :, 1:] = 0.0
@@ -65,8 +83,18 @@ def test_both_models_start_from_the_same_orthogonal_weight():
 
 
 def test_end_to_end_writes_metrics_and_figure(tmp_path):
-    cmd = [sys.executable, "-W", "error", str(EXAMPLES / "copy_memory.py"), *TINY,
-           "--seeds", "0", "1", "--out", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-W",
+        "error",
+        str(EXAMPLES / "copy_memory.py"),
+        *TINY,
+        "--seeds",
+        "0",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"metrics: {tmp_path / 'metrics.json'}" in proc.stdout
@@ -91,8 +119,21 @@ def test_end_to_end_writes_metrics_and_figure(tmp_path):
 
 
 def test_tanh_cell_and_bad_arguments(tmp_path):
-    r = copy_memory.main([*TINY, "--cell", "tanh", "--iterations", "10", "--models", "plain",
-                          "--seeds", "0", "--out", str(tmp_path)])
+    r = copy_memory.main(
+        [
+            *TINY,
+            "--cell",
+            "tanh",
+            "--iterations",
+            "10",
+            "--models",
+            "plain",
+            "--seeds",
+            "0",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert list(r["models"]) == ["plain"] and r["config"]["cell"] == "tanh"
     with pytest.raises(SystemExit):
         copy_memory.parse_args(["--T", "0"])

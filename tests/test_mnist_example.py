@@ -185,8 +185,24 @@ def test_permutation_is_fixed_and_shared_by_train_and_test():
 
 @pytest.mark.parametrize("flag", ["--pixel", "--permute"])
 def test_long_sequence_flags_run_on_a_tiny_subset(mnist_root, tmp_path, capsys, flag):
-    args = ["--limit", "128", "--test-limit", "100", "--threads", "1", "--hidden", "16",
-            "--epochs", "1", "--batch-size", "64", "--data", str(mnist_root), "--out", str(tmp_path)]
+    args = [
+        "--limit",
+        "128",
+        "--test-limit",
+        "100",
+        "--threads",
+        "1",
+        "--hidden",
+        "16",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--data",
+        str(mnist_root),
+        "--out",
+        str(tmp_path),
+    ]
     run = mnist_rnn.main([*args, flag])
     out = capsys.readouterr().out
     assert "as sequences of 784 steps" in out
@@ -197,7 +213,9 @@ def test_long_sequence_flags_run_on_a_tiny_subset(mnist_root, tmp_path, capsys, 
 
 
 def test_summary_reports_the_scored_accuracy_and_the_files(mnist_root, tmp_path, capsys):
-    run = mnist_rnn.main([*TINY, "--epochs", "2", "--data", str(mnist_root), "--out", str(tmp_path)])
+    run = mnist_rnn.main(
+        [*TINY, "--epochs", "2", "--data", str(mnist_root), "--out", str(tmp_path)]
+    )
     lines = capsys.readouterr().out.strip().splitlines()[-4:]
     correct = round(run["final_test_acc"] * 1234)
     assert lines[0].startswith("summary: test accuracy over every test image")
@@ -223,8 +241,9 @@ def test_clip_and_cosine_schedule(mnist_root, tmp_path, monkeypatch):
     lrs = [e["lr"] for e in run["epochs"]]
     assert lrs[0] == pytest.approx(2e-3 / 2, rel=1e-6) and lrs[1] == pytest.approx(0, abs=1e-12)
     with pytest.raises(SystemExit, match="resume it with --epochs 2"):
-        mnist_rnn.main([*args, "--clip", "0.5", "--schedule", "cosine", "--resume",
-                        "--epochs", "3"])
+        mnist_rnn.main(
+            [*args, "--clip", "0.5", "--schedule", "cosine", "--resume", "--epochs", "3"]
+        )
 
 
 def test_cosine_resume_gives_the_uninterrupted_result(mnist_root, tmp_path):
@@ -258,16 +277,38 @@ def test_seed_benchmark_runs_resumes_and_reports(mnist_root, tmp_path, capsys):
     sys.path.insert(0, str(EXAMPLES.parent / "benchmarks"))
     import bench_mnist_seeds
 
-    args = ["--seeds", "0", "1", "--models", "solvent", "plain", "--runs", str(tmp_path / "runs"),
-            "--data", str(mnist_root), "--docs", str(tmp_path / "docs"), "--",
-            "--limit", "256", "--test-limit", "300", "--epochs", "2", "--hidden", "16"]
+    args = [
+        "--seeds",
+        "0",
+        "1",
+        "--models",
+        "solvent",
+        "plain",
+        "--runs",
+        str(tmp_path / "runs"),
+        "--data",
+        str(mnist_root),
+        "--docs",
+        str(tmp_path / "docs"),
+        "--",
+        "--limit",
+        "256",
+        "--test-limit",
+        "300",
+        "--epochs",
+        "2",
+        "--hidden",
+        "16",
+    ]
     summary = bench_mnist_seeds.main(args)
     solvent_runs = summary["models"]["solvent"]
     assert solvent_runs["seeds"] == [0, 1] and set(summary["models"]) == {"solvent", "plain"}
     finals = solvent_runs["final_test_acc"]
     assert solvent_runs["final_mean_sd"][0] == pytest.approx(sum(finals) / 2)
     assert all(b >= f for b, f in zip(solvent_runs["best_test_acc"], finals))
-    assert solvent_runs["final_violation"][0] < 0.5 < summary["models"]["plain"]["final_violation"][0]
+    assert (
+        solvent_runs["final_violation"][0] < 0.5 < summary["models"]["plain"]["final_violation"][0]
+    )
     table = capsys.readouterr().out
     assert "| solvent (stiefel, beta 0.4) | 2 |" in table and "| plain nn.RNN | 2 |" in table
     assert (tmp_path / "docs" / "mnist_seeds_tutorial.png").read_bytes()[:4] == b"\x89PNG"
