@@ -88,6 +88,8 @@ def _model_hooks(name: str, cfg: argparse.Namespace) -> dict:
         return {"model": mnist_rnn.build_model(cfg), "label": LABELS[name]}
     from cdopt.nn import get_quad_penalty
 
+    if cfg.cell != "tanh":
+        raise SystemExit(f"CDOpt's RNN_cdopt is a tanh nn.RNN; --cell {cfg.cell} has no CDOpt run")
     torch.manual_seed(cfg.seed)  # the same draws, in the same order, as mnist_rnn.RowRNN
     model = CdoptRowRNN(cfg.hidden, 1 if cfg.pixel else 28).to(cfg.device)
 

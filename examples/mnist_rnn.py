@@ -46,6 +46,7 @@ from mnist_data import MnistData, load_mnist
 
 __all__ = [
     "PERMUTATION_SEED",
+    "ModReLURNN",
     "RowRNN",
     "build_model",
     "evaluate",
@@ -73,6 +74,7 @@ RESULT_KEYS = (
     "pixel",
     "permute",
     "perm_seed",
+    "cell",
     "clip",
     "schedule",
 )
@@ -99,6 +101,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pixel", action="store_true", help="one pixel per step: 784 steps")
     p.add_argument(
         "--permute", action="store_true", help="pixels in a fixed random order (implies --pixel)"
+    )
+    p.add_argument(
+        "--cell",
+        choices=("tanh", "modrelu"),
+        default="tanh",
+        help="tanh: nn.RNN (the tutorial); modrelu: expRNN's cell (geotorch's pixel MNIST)",
     )
     p.add_argument("--perm-seed", type=int, default=PERMUTATION_SEED, help="seed of --permute")
     p.add_argument("--clip", type=float, default=None, help="clip the gradient norm to this")
@@ -136,13 +144,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class ModReLURNN(nn.Module):
+    """expRNN's recurrence ``h_t = modReLU(W_hh h_{t-1} + W_ih x_t + b_ih)``, batch first.
+
+    Holds ``weight_hh_l0`` under ``nn.RNN``'s name, so the same ``solvent.constrain``
+    call applies; ``W_hh`` starts orthogonal, ``W_ih`` Kaiming-normal (geotorch's
+    ``examples/sequential_mnist.py``). It reads ``W_hh`` once per sequence. Returns
+    ``(states, last_state[None])`` as ``nn.RNN`` does.
+    """
+
+    def __init__(self, input_size: int, hidden: int) -> None:
+        from copy_memory import ModReLU
+
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden
+        self.weight_ih_l0 = nn.Parameter(torch.empty(hidden, input_size))
+        self.bias_ih_l0 = nn.Parameter(torch.zeros(hidden))
+        self.weight_hh_l0 = nn.Parameter(torch.empty(hidden, hidden))
+        nn.init.kaiming_normal_(self.weight_ih_l0, nonlinearity="relu")
+        nn.init.orthogonal_(self.weight_hh_l0)
+        self.act = ModReLU(hidden)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        W = self.weight_hh_l0
+        inputs = nn.functional.linear(x, self.weight_ih_l0, self.bias_ih_l0)
+        h = inputs.new_zeros(inputs.shape[0], self.hidden_size)
+        states = []
+        for t in range(inputs.shape[1]):
+            h = self.act(inputs[:, t] + h @ W.T)
+            states.append(h)
+        return torch.stack(states, 1), h[None]
+
+
 class RowRNN(nn.Module):
     """RNN over a sequence (the 28 rows of an image, or its 784 pixels), then a linear
-    classifier of the last state."""
+    classifier of the last state. ``cell``: ``"tanh"`` (``nn.RNN``, the tutorial's) or
+    ``"modrelu"`` (:class:`ModReLURNN`, geotorch's and expRNN's for pixel MNIST)."""
 
-    def __init__(self, hidden: int, classes: int = 10, input_size: int = 28) -> None:
+    def __init__(
+        self, hidden: int, classes: int = 10, input_size: int = 28, cell: str = "tanh"
+    ) -> None:
         super().__init__()
-        self.rnn = nn.RNN(input_size, hidden, batch_first=True)
+        if cell == "tanh":
+            self.rnn = nn.RNN(input_size, hidden, batch_first=True)
+        else:
+            self.rnn = ModReLURNN(input_size, hidden)
         self.fc = nn.Linear(hidden, classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -182,7 +228,7 @@ def build_model(cfg: argparse.Namespace) -> nn.Module:
     import solvent
 
     torch.manual_seed(cfg.seed)
-    model = RowRNN(cfg.hidden, input_size=1 if cfg.pixel else 28)
+    model = RowRNN(cfg.hidden, input_size=1 if cfg.pixel else 28, cell=cfg.cell)
     if not cfg.unconstrained:
         solvent.constrain(model.rnn, "weight_hh_l0", cfg.manifold, beta=cfg.beta)
     return model.to(cfg.device)

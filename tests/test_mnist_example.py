@@ -183,8 +183,10 @@ def test_permutation_is_fixed_and_shared_by_train_and_test():
     assert mnist_rnn.to_sequences(d, False, False, 0) is d
 
 
-@pytest.mark.parametrize("flag", ["--pixel", "--permute"])
-def test_long_sequence_flags_run_on_a_tiny_subset(mnist_root, tmp_path, capsys, flag):
+@pytest.mark.parametrize(
+    "flags", [["--pixel"], ["--permute"], ["--pixel", "--cell", "modrelu"]], ids=" ".join
+)
+def test_long_sequence_flags_run_on_a_tiny_subset(mnist_root, tmp_path, capsys, flags):
     args = [
         "--limit",
         "128",
@@ -203,13 +205,29 @@ def test_long_sequence_flags_run_on_a_tiny_subset(mnist_root, tmp_path, capsys, 
         "--out",
         str(tmp_path),
     ]
-    run = mnist_rnn.main([*args, flag])
+    run = mnist_rnn.main([*args, *flags])
     out = capsys.readouterr().out
     assert "as sequences of 784 steps" in out
-    assert run["config"]["pixel"] and run["config"]["permute"] == (flag == "--permute")
+    assert run["config"]["pixel"] and run["config"]["permute"] == ("--permute" in flags)
     assert run["complete"] and run["test_size"] == 100
-    model = mnist_rnn.build_model(mnist_rnn.parse_args([flag]))
+    assert run["epochs"][0]["violation"]["rnn.weight_hh_l0"] < 0.5
+    model = mnist_rnn.build_model(mnist_rnn.parse_args(flags))
     assert model.rnn.input_size == 1
+
+
+def test_modrelu_cell_matches_its_definition():
+    torch.manual_seed(0)
+    rnn = mnist_rnn.ModReLURNN(3, 5)
+    x = torch.randn(2, 4, 3)
+    states, last = rnn(x)
+    W = rnn.weight_hh_l0.detach()
+    assert torch.allclose(W.T @ W, torch.eye(5), atol=1e-5)  # starts orthogonal
+    h = torch.zeros(2, 5)
+    for t in range(4):
+        z = x[:, t] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + h @ W.T
+        h = torch.sign(z) * torch.relu(z.abs() + rnn.act.bias)
+        assert torch.allclose(states[:, t], h, atol=1e-6)
+    assert torch.equal(last[0], states[:, -1])
 
 
 def test_summary_reports_the_scored_accuracy_and_the_files(mnist_root, tmp_path, capsys):
