@@ -109,6 +109,8 @@ class Layout:
 
     def unflatten(self, x: Tensor) -> Point:
         """The point whose flat vector is x: views of x, so autograd flows back to x."""
+        if not self.is_tuple and not self.complex[0]:  # the common case, one op
+            return x.view(self.shapes[0])
         out = []
         for chunk, shape, cplx in zip(x.split(self.sizes), self.shapes, self.complex):
             out.append(torch.view_as_complex(chunk.view(*shape, 2)) if cplx else chunk.view(shape))

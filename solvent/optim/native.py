@@ -169,7 +169,7 @@ def _steihaug(obj: Objective, ev: Evaluation, radius: float) -> tuple[Tensor, fl
     g = ev.g.detach()
     z, Hz, r = torch.zeros_like(g), torch.zeros_like(g), g.clone()
     d, rr = -g, ev.grad_norm**2
-    tol = ev.grad_norm * min(0.5, math.sqrt(ev.grad_norm))
+    tol = ev.grad_norm * min(0.1, ev.grad_norm)
     for _ in range(g.numel() + 1):
         Hd = obj.hvp(ev, d)
         dHd, zd, dd = torch.stack([_dot(d, Hd), _dot(z, d), _dot(d, d)]).tolist()
