@@ -100,7 +100,7 @@ def estimate_beta(
             bad = float(value.detach())
             raise ObjectiveError(f"the objective returned {bad} at the starting point")
         (g,) = torch.autograd.grad(value, x, create_graph=True)
-        floor = max(0.01 * float(torch.linalg.vector_norm(g.detach())), 1e-8)
+        floor = max(0.01 * _euclidean_grad_norm(f, layout, x.detach()), 1e-8)
         need = _normal_need(g, M.penalty_from_constraint(C), C, x, directions, generator)
     beta = max(2.0 * need, floor)
     return beta if math.isfinite(beta) else floor
@@ -126,6 +126,13 @@ def _normal_need(g: Tensor, pen: Tensor, C: Tensor, x: Tensor, k: int, generator
         return -math.inf
     T = V[:, keep] / w[keep].sqrt()  # whitens pi on the sampled normal span
     return float(torch.linalg.eigvalsh(-(T.mT @ (0.5 * (K + K.mT)) @ T)).max())
+
+
+def _euclidean_grad_norm(f: Callable[[Point], Tensor], layout: Layout, x: Tensor) -> float:
+    """||grad f(X0)||_F (of f itself, not of f o A, which vanishes at stationary points)."""
+    x = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(scalar_value(f(layout.unflatten(x))), x, allow_unused=True)
+    return 0.0 if g is None else float(torch.linalg.vector_norm(g))
 
 
 def _hvp(g: Tensor, x: Tensor, v: Tensor) -> Tensor:
