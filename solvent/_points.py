@@ -12,7 +12,7 @@ API:
     ``join(parts, like)``  the inverse: a tuple if ``like`` is a tuple point, else the tensor.
     ``map_parts(fn, X)``   apply ``fn`` to every tensor, keep the structure.
     ``Layout(X)``          the structure of X (shapes, complexity, dtype, device), with
-                           ``flatten(X)`` (a real 1-D tensor) and ``unflatten(x)`` (views of x).
+                           ``flatten(X)`` (a real 1-D tensor) and ``unflatten(x)`` (differentiable).
     ``flatten(X)``         ``Layout(X).flatten(X)`` in one call.
 
 Example:
@@ -108,11 +108,23 @@ class Layout:
         return flat[0] if len(flat) == 1 else torch.cat(flat)
 
     def unflatten(self, x: Tensor) -> Point:
-        """The point whose flat vector is x: views of x, so autograd flows back to x."""
+        """The point whose flat vector is x (real parts are views of x); autograd flows back to x."""
+        if not self.is_tuple and not self.complex[0]:  # the common case, one op
+            return x.view(self.shapes[0])
         out = []
         for chunk, shape, cplx in zip(x.split(self.sizes), self.shapes, self.complex):
-            out.append(torch.view_as_complex(chunk.view(*shape, 2)) if cplx else chunk.view(shape))
+            out.append(_as_complex(chunk.view(*shape, 2)) if cplx else chunk.view(shape))
         return join(out, self.is_tuple)
+
+
+def _as_complex(pairs: Tensor) -> Tensor:
+    """The complex tensor of (real, imag) pairs, differentiable to any order.
+
+    ``torch.view_as_complex`` would be a view, but it needs an even storage
+    offset, and its double backward needs one in the gradient too (a complex
+    part after an odd-sized real part fails there), so the parts are combined.
+    """
+    return torch.complex(pairs[..., 0], pairs[..., 1])
 
 
 def flatten(X: Point) -> Tensor:

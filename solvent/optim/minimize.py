@@ -133,7 +133,7 @@ def minimize(
     auto = isinstance(beta, str)
     if auto and beta != "auto":
         raise ValueError(f"beta must be a positive number or 'auto', got {beta!r}")
-    beta_value = estimate_beta(f, X, generator=gen) if auto else check_beta(beta)
+    beta_value = estimate_beta(f, X, M, generator=gen) if auto else check_beta(beta)
     restarts = (3 if auto else 0) if max_restarts is None else int(max_restarts)
     run = _Run(f, M, layout, spec, max_violation, callback, gtol, maxiter, options)
     x = layout.flatten(X).detach().clone()

@@ -88,46 +88,75 @@ def _backtrack(obj: Objective, ev: Evaluation, d: Tensor, gd: float, t: float, g
 def lbfgs(obj: Objective, ev: Evaluation, maxiter: int, on_iterate: OnIterate,
           memory: int = 10) -> tuple[Evaluation, str]:
     """Limited-memory BFGS with a first-sufficient-decrease line search."""
-    pairs: list[tuple[Tensor, Tensor, Tensor]] = []  # (s, y, 1 / s.y)
+    mem = _Memory(memory)
     t0 = _first_radius(ev) / max(ev.grad_norm, 1e-300)
     for _ in range(maxiter):
         g = ev.g.detach()
-        d = _two_loop(g, pairs)
+        d = -mem.apply(g)
         gd = float(_dot(g, d))
         if not gd < 0:  # not a descent direction (rounding): restart from steepest descent
-            pairs.clear()
+            mem.clear()
             d, gd = -g, -ev.grad_norm**2
-        new, t = _backtrack(obj, ev, d, gd, 1.0 if pairs else t0, graph=False)
+        new, t = _backtrack(obj, ev, d, gd, t0 if mem.empty else 1.0, graph=False)
         if new is None:
-            if not pairs:
+            if mem.empty:
                 return ev, "the line search found no decrease along steepest descent"
-            pairs.clear()  # a bad quasi-Newton model: forget it and retry
+            mem.clear()  # a bad quasi-Newton model: forget it and retry
             continue
-        s, y = t * d, new.g.detach() - g
-        sy = _dot(s, y)
-        if float(sy) > 1e-10 * float(torch.linalg.vector_norm(s) * torch.linalg.vector_norm(y)):
-            pairs.append((s, y, 1.0 / sy))
-            del pairs[:-memory]
+        mem.add(t * d, new.g.detach() - g)
         t0 = t
         ev = new
         on_iterate(ev)
     return ev, f"maxiter = {maxiter} reached"
 
 
-def _two_loop(g: Tensor, pairs: list[tuple[Tensor, Tensor, Tensor]]) -> Tensor:
-    """-H g for the L-BFGS inverse Hessian H of the stored pairs (no host sync)."""
-    if not pairs:
-        return -g
-    q, alphas = g.clone(), []
-    for s, y, rho in reversed(pairs):
-        a = rho * _dot(s, q)
-        q.sub_(a * y)
-        alphas.append(a)
-    s, y, _ = pairs[-1]
-    q.mul_(_dot(s, y) / _dot(y, y))
-    for (s, y, rho), a in zip(pairs, reversed(alphas)):
-        q.add_((a - rho * _dot(y, q)) * s)
-    return -q
+class _Memory:
+    """The L-BFGS inverse Hessian in compact form (Byrd, Nocedal, Schnabel 1994).
+
+    H = gamma I + [S  gamma Y] W [S  gamma Y]^T with W built from R = triu(S^T Y),
+    D = diag(S^T Y) and Y^T Y (Nocedal & Wright eq. 7.24): a product H g is two
+    matrix-vector products with the stacked pairs and two small triangular
+    solves, a dozen tensor operations whatever the memory, with no host sync
+    (the two-loop recursion needs ~6 per stored pair, which dominates small problems).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size, self.S, self.Y = size, [], []
+        self.Z = self.R = self.D_gYY = self.gamma = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.S
+
+    def clear(self) -> None:
+        self.S.clear(), self.Y.clear()
+
+    def add(self, s: Tensor, y: Tensor) -> None:
+        """Store a pair if it has positive curvature s.y (else the model would lose definiteness)."""
+        sy, ss, yy = torch.stack([_dot(s, y), _dot(s, s), _dot(y, y)]).tolist()
+        if not sy > 1e-10 * math.sqrt(ss * yy):
+            return
+        self.S.append(s), self.Y.append(y)
+        del self.S[:-self.size], self.Y[:-self.size]
+        k = len(self.S)
+        self.Z = torch.stack(self.S + self.Y)  # (2k, N)
+        G = self.Z @ self.Z.mT
+        SY, YY = G[:k, k:], G[k:, k:]
+        self.gamma = SY[-1, -1] / YY[-1, -1]
+        self.R = torch.triu(SY)
+        self.D_gYY = torch.diag(torch.diagonal(SY)) + self.gamma * YY
+
+    def apply(self, g: Tensor) -> Tensor:
+        """H g."""
+        if not self.S:
+            return g
+        k = len(self.S)
+        ab = self.Z @ g
+        a, b = ab[:k, None], ab[k:, None]
+        p = torch.linalg.solve_triangular(self.R, a, upper=True)
+        u = torch.linalg.solve_triangular(self.R.mT, self.D_gYY @ p - self.gamma * b,
+                                          upper=False)
+        return self.gamma * g + self.Z.mT @ torch.cat([u, -self.gamma * p]).squeeze(-1)
 
 
 # ---------------------------------------------------------------- truncated CG
@@ -140,7 +169,7 @@ def _steihaug(obj: Objective, ev: Evaluation, radius: float) -> tuple[Tensor, fl
     g = ev.g.detach()
     z, Hz, r = torch.zeros_like(g), torch.zeros_like(g), g.clone()
     d, rr = -g, ev.grad_norm**2
-    tol = ev.grad_norm * min(0.5, math.sqrt(ev.grad_norm))
+    tol = ev.grad_norm * min(0.1, ev.grad_norm)
     for _ in range(g.numel() + 1):
         Hd = obj.hvp(ev, d)
         dHd, zd, dd = torch.stack([_dot(d, Hd), _dot(z, d), _dot(d, d)]).tolist()
