@@ -71,7 +71,8 @@ def case(name: str, spec) -> dict:
 
 
 EXAMPLES = ["quick_start", "dictionary_learning", "nearest_correlation", "symplectic_eigenvalue",
-            "nonlinear_eigenvalue", "bose_einstein_condensates"]  # fmt: skip
+            "nonlinear_eigenvalue", "bose_einstein_condensates", "rnn_single_layer",
+            "rnn_multi_layer", "rnn_lstm", "sine_sequence", "LeNet_orth", "build_networks"]  # fmt: skip
 
 
 def run_example_on_cdopt(name: str) -> dict:
@@ -85,7 +86,7 @@ def run_example_on_cdopt(name: str) -> dict:
         warnings.simplefilter("ignore")
         exec(compile(src.replace("solvent.compat.cdopt", "cdopt"), name, "exec"), module.__dict__)
         out = module.main()
-    return {k: v for k, v in out.items() if isinstance(v, (float, int, tuple))}
+    return {k: v for k, v in out.items() if isinstance(v, (float, int, tuple, list))}
 
 
 def main() -> None:

@@ -81,6 +81,16 @@ def wvt_flatten2d_transp(tensor_shape) -> tuple:
 
 
 # ---------------------------------------------------------------------- penalties
+def _walk(module: nn.Module) -> Iterator[nn.Module]:
+    """The module and its submodules, through ``_modules`` directly: a ``RemoteModule``
+    (torch.distributed.nn) refuses ``modules()`` and has no ``_modules``; it holds no
+    local layers."""
+    yield module
+    for child in (getattr(module, "_modules", None) or {}).values():
+        if child is not None:
+            yield from _walk(child)
+
+
 def get_quad_penalty(local_module: nn.Module):
     """Sum over the constrained layers of ``penalty_param * ||C||^2`` (0 when there are none).
 
@@ -92,7 +102,7 @@ def get_quad_penalty(local_module: nn.Module):
         True
     """
     total = 0
-    for module in local_module.modules():
+    for module in _walk(local_module):
         if hasattr(module, "quad_penalty"):
             total = total + module.penalty_param * module.quad_penalty()
     return total
@@ -100,7 +110,7 @@ def get_quad_penalty(local_module: nn.Module):
 
 def get_constraint_violation_vector(local_module: nn.Module) -> list[Tensor]:
     """Each constrained layer's ``||C||_F`` (CDOpt's measure: the norm, not its square)."""
-    return [m.quad_penalty().sqrt() for m in local_module.modules() if hasattr(m, "quad_penalty")]
+    return [m.quad_penalty().sqrt() for m in _walk(local_module) if hasattr(m, "quad_penalty")]
 
 
 def get_constraint_violation(local_module: nn.Module, ord=None, **kwargs) -> Tensor:

@@ -1,0 +1,155 @@
+"""CDOpt's "Training LSTM with Constrained Weights" (examples/rnn_lstm.ipynb): a bidirectional LSTM_cdopt.
+
+Changes besides the substitution: MNIST-shaped offline data (``_data.fake_mnist``),
+sizes and epochs are parameters (CDOpt: hidden 100, 2 layers, 10 epochs on
+60000 images), CPU only, no printing, plots or confusion matrix.
+"""
+
+import os  # noqa: F401
+import random
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F  # noqa: F401
+import torch.optim as optim
+from torch.nn.parameter import Parameter  # noqa: F401
+
+import solvent.compat.cdopt  # noqa: F401
+from solvent.compat.cdopt.manifold_torch import euclidean_torch, stiefel_torch  # noqa: F401
+from solvent.compat.cdopt.nn import LSTM_cdopt, RNN_cdopt, get_quad_penalty  # noqa: F401
+from tests.cdopt_examples._data import fake_mnist
+
+device = torch.device('cpu')
+batch_size = 64
+
+
+class LSTM_MNIST(nn.Module):
+    def __init__(self, input_size, hidden_size, layer_size, output_size, bidirectional=True):
+        super(LSTM_MNIST, self).__init__()
+
+        self.input_size, self.hidden_size, self.layer_size, self.output_size = input_size, hidden_size, layer_size, output_size  # noqa: E501
+        self.bidirectional = bidirectional
+
+        # Step1: the LSTM model
+        self.lstm = LSTM_cdopt(input_size, hidden_size, layer_size, batch_first=True, bidirectional=bidirectional, manifold_class = stiefel_torch, penalty_param = 0.5)  # noqa: E501
+
+        # Step2: the FNN
+        if bidirectional: # we'll have 2 more layers
+            self.layer = nn.Linear(hidden_size*2, output_size)
+        else:
+            self.layer = nn.Linear(hidden_size, output_size)
+
+    def forward(self, images, prints=False):
+        # Set initial states
+        if self.bidirectional:
+            # Hidden state:
+            hidden_state = torch.zeros(self.layer_size*2, images.size(0), self.hidden_size)
+            # Cell state:
+            cell_state = torch.zeros(self.layer_size*2, images.size(0), self.hidden_size)
+        else:
+            # Hidden state:
+            hidden_state = torch.zeros(self.layer_size, images.size(0), self.hidden_size)
+            # Cell state:
+            cell_state = torch.zeros(self.layer_size, images.size(0), self.hidden_size)
+
+        hidden_state = hidden_state.to(device)
+        cell_state = cell_state.to(device)
+
+        # LSTM:
+        output, (last_hidden_state, last_cell_state) = self.lstm(images, (hidden_state, cell_state))
+        # Reshape
+        output = output[:, -1, :]
+        # FNN:
+        output = self.layer(output)
+        return output
+
+
+def get_accuracy(out, actual_labels, batchSize):
+    '''Saves the Accuracy of the batch.
+    Takes in the log probabilities, actual label and the batchSize (to average the score).'''
+    predictions = out.max(dim=1)[1]
+    correct = (predictions == actual_labels).sum().item()
+    accuracy = correct/batch_size
+
+    return accuracy
+
+
+def train_network(model, train_data, test_data, batchSize=64, num_epochs=1, learning_rate=0.0005):
+
+    '''Trains the model and computes the average accuracy for train and test data.'''
+
+    # Create dataloader for training dataset - so we can train on multiple batches
+    # Shuffle after every epoch
+    train_loader = torch.utils.data.DataLoader(dataset=train_data, batch_size=batchSize, shuffle=True, drop_last=True)  # noqa: E501
+    test_loader = torch.utils.data.DataLoader(dataset=test_data, batch_size=batchSize, shuffle=True, drop_last=True)  # noqa: E501
+
+    # Create criterion and optimizer
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.Adam(model.parameters(), lr=learning_rate)
+
+    losses = []
+    # Train the data multiple times
+    for epoch in range(num_epochs):
+
+        # Save Train and Test Loss
+        train_loss = 0
+        train_acc = 0
+
+        # Set model in training mode:
+        model.train()
+
+        for k, (images, labels) in enumerate(train_loader):
+
+            # Get rid of the channel
+            images = images.view(-1, 28, 28)
+            images = images.to(device)
+            labels = labels.to(device)
+            # Create log probabilities
+            out = model(images)
+            # Clears the gradients from previous iteration
+            optimizer.zero_grad()
+            # Computes loss: how far is the prediction from the actual? And add the layer.quad_penalty() to the loss function.  # noqa: E501
+            loss = criterion(out, labels) + get_quad_penalty(model)
+            # Computes gradients for neurons
+            loss.backward()
+            # Updates the weights
+            optimizer.step()
+
+            # Save Loss & Accuracy after each iteration
+            train_loss += loss.item()
+            train_acc += get_accuracy(out, labels, batchSize)
+            losses.append(loss.item())
+
+    # Save Test Accuracy
+    test_acc = 0
+    # Evaluation mode
+    model.eval()
+
+    for k, (images, labels) in enumerate(test_loader):
+        # Get rid of the channel
+        images = images.view(-1, 28, 28)
+        images = images.to(device)
+        labels = labels.to(device)
+        # Create logit predictions
+        out = model(images)
+        # Add Accuracy of this batch
+        test_acc += get_accuracy(out, labels, batchSize)
+
+    # (CDOpt divides by the last index k; the mean over k + 1 batches is reported here)
+    return {"losses": losses, "test_acc": test_acc / (k + 1)}
+
+
+def main(n_train=1024, n_test=128, hidden_size=16, layer_size=2, num_epochs=1, learning_rate=0.01):
+    torch.manual_seed(1234)
+    random.seed(1234)
+    np.random.seed(1234)
+    mnist_train, mnist_test = fake_mnist(n_train, seed=1), fake_mnist(n_test, seed=2)
+    input_size = 28
+    output_size = 10
+    lstm_rnn = LSTM_MNIST(input_size, hidden_size, layer_size, output_size)
+    lstm_rnn.to(device)
+    out = train_network(lstm_rnn, mnist_train, mnist_test, num_epochs=num_epochs,
+                        learning_rate=learning_rate)
+    out["quad_penalty"] = float(lstm_rnn.lstm.quad_penalty().detach())
+    return out
