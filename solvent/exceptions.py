@@ -21,6 +21,7 @@ __all__ = [
     "ConstraintError",
     "ConstraintShapeError",
     "ManifoldParameterError",
+    "ManifoldOptionError",
 ]
 
 
@@ -114,3 +115,25 @@ class ManifoldParameterError(SolventError, ValueError):
         msg = f"{manifold} cannot use this {parameter}: {problem}"
         super().__init__(msg + (f"; {fix}" if fix else ""))
         self.manifold, self.parameter = manifold, parameter
+
+
+class ManifoldOptionError(SolventError, TypeError):
+    """Options to ``solvent.manifold(name, **options)`` that its factory does not take."""
+
+    def __init__(self, manifold: str, accepted: dict[str, str], unknown=(), missing=()) -> None:
+        import difflib
+
+        problems = []
+        for option in unknown:
+            close = difflib.get_close_matches(option, list(accepted), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"unknown option {option!r}{hint}")
+        problems += [f"missing required option {option!r}" for option in missing]
+        if accepted:
+            options = ", ".join(f"{k}{v}" for k, v in accepted.items())
+            way_out = f"Accepted options: {options} (solvent.manifold({manifold!r}, option=value))."
+        else:
+            way_out = f"It takes no options: solvent.manifold({manifold!r})."
+        super().__init__(f"{manifold}: {'; '.join(problems)}. {way_out}")
+        self.manifold, self.accepted = manifold, tuple(accepted)
+        self.unknown, self.missing = tuple(unknown), tuple(missing)
