@@ -37,6 +37,42 @@ class UsageError(Exception):
     """A problem with what the user asked for: reported on stderr, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``solvent check: error: ... (see --help)``."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _device(text: str | None) -> torch.device | None:
+    """The ``--device`` option as a device this machine has, or a UsageError saying why not."""
+    if text is None:
+        return None
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise UsageError(
+            f"--device {text!r} is not a device; use cpu, cuda, cuda:1, mps, ..."
+        ) from None
+    if device.type == "meta":
+        raise UsageError("--device meta holds no data to check; use cpu, cuda, ...")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {text!r}: this machine has no CUDA device; use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise UsageError(
+            f"--device {text!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+            f"cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+        )
+    try:  # allocating is the one check that holds for every other backend
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError):
+        raise UsageError(
+            f"--device {text!r} is not available on this machine (torch cannot allocate "
+            "there); use --device cpu, or run where that device exists"
+        ) from None
+    return device
+
+
 def _shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(part) for part in text.split(","))
@@ -51,7 +87,7 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m solvent``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="solvent",
         description="Constraint dissolving for PyTorch: inspect the manifold registry "
         "(built-ins and installed plugins) and run the conformance kit.",
@@ -137,7 +173,8 @@ def _check(args: argparse.Namespace) -> int:
             M.check_shape(shape)
         except ValueError as err:
             raise UsageError(str(err)) from err
-    report = check_manifold(M, shapes=args.shape, dtype=dtype, device=args.device, seed=args.seed)
+    device = _device(args.device)
+    report = check_manifold(M, shapes=args.shape, dtype=dtype, device=device, seed=args.seed)
     print(report.format())
     return EXIT_OK if report.ok else EXIT_FAILED
 

@@ -22,6 +22,7 @@ __all__ = [
     "ConstraintShapeError",
     "ManifoldParameterError",
     "NonFiniteError",
+    "ManifoldOptionError",
 ]
 
 
@@ -127,3 +128,25 @@ class NonFiniteError(ConstraintError):
             "Re-initialise the weight (or fix what produced the NaN/Inf) before constraining it."
         )
         self.where, self.bad, self.total = where, bad, total
+
+
+class ManifoldOptionError(SolventError, TypeError):
+    """Options to ``solvent.manifold(name, **options)`` that its factory does not take."""
+
+    def __init__(self, manifold: str, accepted: dict[str, str], unknown=(), missing=()) -> None:
+        import difflib
+
+        problems = []
+        for option in unknown:
+            close = difflib.get_close_matches(option, list(accepted), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"unknown option {option!r}{hint}")
+        problems += [f"missing required option {option!r}" for option in missing]
+        if accepted:
+            options = ", ".join(f"{k}{v}" for k, v in accepted.items())
+            way_out = f"Accepted options: {options} (solvent.manifold({manifold!r}, option=value))."
+        else:
+            way_out = f"It takes no options: solvent.manifold({manifold!r})."
+        super().__init__(f"{manifold}: {'; '.join(problems)}. {way_out}")
+        self.manifold, self.accepted = manifold, tuple(accepted)
+        self.unknown, self.missing = tuple(unknown), tuple(missing)

@@ -15,8 +15,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -122,13 +124,15 @@ def _random(M: Manifold, shape, dtype, device, gen) -> object:
     return M.random(*shape, dtype=dtype, device=device, generator=gen)
 
 
+def _flatten(x) -> Tensor:
+    """A point (tensor or tuple) as one flat real vector, complex entries as real pairs."""
+    return torch.cat([(torch.view_as_real(t) if t.is_complex() else t).reshape(-1)
+                      for t in _leaves(x)])  # fmt: skip
+
+
 def _flat_fn(fn: Callable, x):
     """fn as a map between flat real vectors (complex parts as real pairs), and flat x."""
-    leaves = _leaves(x)
-    metas = [(t.shape, t.is_complex()) for t in leaves]
-
-    def to_real(t: Tensor) -> Tensor:
-        return (torch.view_as_real(t) if t.is_complex() else t).reshape(-1)
+    metas = [(t.shape, t.is_complex()) for t in _leaves(x)]
 
     def unflatten(v: Tensor):
         out, i = [], 0
@@ -142,9 +146,9 @@ def _flat_fn(fn: Callable, x):
         return tuple(out) if isinstance(x, (tuple, list)) else out[0]
 
     def flat(v: Tensor) -> Tensor:
-        return torch.cat([to_real(t) for t in _leaves(fn(unflatten(v)))])
+        return _flatten(fn(unflatten(v)))
 
-    return flat, torch.cat([to_real(t) for t in leaves]), unflatten
+    return flat, _flatten(x), unflatten
 
 
 # ----------------------------------------------------------------------------- the checks
@@ -301,6 +305,124 @@ def _check_batch_dtype(M, shape, dtype, device, gen) -> list[CheckResult]:
     return out
 
 
+# ----------------------------------------------------------------------------- torch.func
+# Note [torch.func checks]
+# ~~~~~~~~~~~~~~~~~~~~~~~~
+# A map must compose with torch.func: forward mode (jvp, jacfwd, hessian) and
+# vmap. A custom autograd.Function without ``jvp`` (or without a vmap rule)
+# passes gradcheck yet fails here, which is why these checks exist. Each is
+# compared with a reference that does not use the transform: jvp and the
+# Hessian with central finite differences, vmap with a Python loop. The
+# differences are taken in float64/complex128 whatever the dtype under test (a
+# float32 difference quotient would measure its own rounding), and the
+# tolerance is the dtype's n * eps scale plus a floor of 1e-6 for the
+# difference quotient's own error (step eps64^(1/3): truncation and rounding
+# both ~1e-11 relative). A wrong or missing rule errs by O(1).
+
+
+@contextlib.contextmanager
+def _torch_func_quietly():
+    """Silence torch's own FutureWarning on the first forward-mode call of a process.
+
+    torch 2.14 builds its forward-mode decompositions on first use with the
+    deprecated ``torch.jit.script`` (torch/_decomp/decompositions_for_jvp.py);
+    under ``-W error`` (our pytest settings, and many plugin authors') that
+    warning would fail the first jvp check for a reason that is not the
+    manifold's. Only that message is ignored.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
+        )
+        yield
+
+
+def _wide(x):
+    """x in float64 (complex128 for complex): the precision of the finite-difference references."""
+    return _map(lambda t: t.to(torch.complex128 if t.is_complex() else torch.float64), x)
+
+
+def _off_manifold(M, shape, dtype, device, gen):
+    """A random point of M moved off it by 0.1 * Gaussian noise, and a unit direction."""
+    X = _random(M, shape, dtype, device, gen)
+    X = _axpy(0.1, _randn_like(X, gen), X)
+    E = _randn_like(X, gen)
+    return X, _map(lambda e: e / max(_norm(E), 1e-300), E)
+
+
+def _fd_tol(M, shape, X, ref: Tensor) -> float:
+    return (_tol(M, shape, X, 1000.0) + 1e-6) * max(1.0, float(torch.linalg.vector_norm(ref)))
+
+
+def _central_difference(fn: Callable, x: Tensor, v: Tensor) -> Tensor:
+    h = torch.finfo(x.dtype).eps ** (1 / 3) * max(1.0, float(torch.linalg.vector_norm(x)))
+    return (fn(x + h * v) - fn(x - h * v)) / (2 * h)
+
+
+def _transform_failure(name: str, shape, err: Exception) -> CheckResult:
+    first = (str(err).splitlines() or [""])[0]
+    return CheckResult(name, shape, False, f"{type(err).__name__}: {first}"[:200])
+
+
+def _check_func_jvp(M, shape, dtype, device, gen) -> list[CheckResult]:
+    """torch.func.jvp of ``dissolve`` and ``constraint`` equals central differences."""
+    X, E = _off_manifold(M, shape, dtype, device, gen)
+    out = []
+    for name in ("dissolve", "constraint"):
+        fn, x, _ = _flat_fn(getattr(M, name), X)
+        label = f"func.jvp {name}"
+        try:
+            with _torch_func_quietly():
+                _, tangent = torch.func.jvp(fn, (x,), (_flatten(E),))
+        except Exception as err:
+            out.append(_transform_failure(label, shape, err))
+            continue
+        fn64, x64, _ = _flat_fn(getattr(M, name), _wide(X))
+        ref = _central_difference(fn64, x64, _flatten(_wide(E)))
+        err = float(torch.linalg.vector_norm(tangent.to(ref.dtype) - ref))
+        tol = _fd_tol(M, shape, X, ref)
+        out.append(CheckResult(label, shape, err <= tol, f"|jvp - fd| {err:.2e} <= {tol:.2e}"))
+    return out
+
+
+def _check_func_hessian(M, shape, dtype, device, gen) -> list[CheckResult]:
+    """torch.func.hessian of ``penalty`` times a direction equals differences of its gradient."""
+    X, E = _off_manifold(M, shape, dtype, device, gen)
+    fn, x, _ = _flat_fn(M.penalty, X)
+    v = _flatten(E)
+    try:
+        with _torch_func_quietly():
+            Hv = torch.func.hessian(lambda y: fn(y)[0])(x) @ v
+    except Exception as err:
+        return [_transform_failure("func.hessian penalty", shape, err)]
+    fn64, x64, _ = _flat_fn(M.penalty, _wide(X))
+    grad64 = torch.func.grad(lambda y: fn64(y)[0])
+    ref = _central_difference(grad64, x64, v.to(x64.dtype))
+    err = float(torch.linalg.vector_norm(Hv.to(ref.dtype) - ref))
+    tol = _fd_tol(M, shape, X, ref)
+    detail = f"|H v - fd grad| {err:.2e} <= {tol:.2e}"
+    return [CheckResult("func.hessian penalty", shape, err <= tol, detail)]
+
+
+def _check_func_vmap(M, shape, dtype, device, gen) -> list[CheckResult]:
+    """torch.func.vmap of ``dissolve``, ``constraint``, ``penalty`` equals a loop over points."""
+    points = [_off_manifold(M, shape, dtype, device, gen)[0] for _ in range(3)]
+    X = _map(lambda *ts: torch.stack(ts), *points)
+    out = []
+    for name in ("dissolve", "constraint", "penalty"):
+        fn, label = getattr(M, name), f"func.vmap {name}"
+        try:
+            batched = torch.func.vmap(fn)(X)
+        except Exception as err:
+            out.append(_transform_failure(label, shape, err))
+            continue
+        looped = _map(lambda *ts: torch.stack(ts), *[fn(p) for p in points])
+        err = _norm(_map(torch.sub, batched, looped))
+        tol = _tol(M, shape, X) * max(1.0, _norm(looped))
+        out.append(CheckResult(label, shape, err <= tol, f"|vmap - loop| {err:.2e} <= {tol:.2e}"))
+    return out
+
+
 def _check_bad_input(M, device) -> list[CheckResult]:
     out = []
     for bad in M.bad_shapes():
@@ -328,6 +450,9 @@ CHECKS = (
     _check_quadratic,
     _check_autograd,
     _check_batch_dtype,
+    _check_func_jvp,
+    _check_func_vmap,
+    _check_func_hessian,
 )
 
 
@@ -346,6 +471,10 @@ def check_manifold(
     (4) A pulls points back quadratically; (5) gradcheck and gradgradcheck of
     ``constraint``, ``dissolve``, ``penalty`` (float64/complex128 only);
     (6) dtype, device and batch shapes are preserved and batched = per point;
+    (7) ``torch.func`` composes: ``jvp`` of ``dissolve`` and ``constraint``
+    equals finite differences, ``vmap`` of ``dissolve``, ``constraint`` and
+    ``penalty`` equals a loop, and ``hessian`` of ``penalty`` equals finite
+    differences of its gradient (see Note [torch.func checks]);
     then that bad shapes raise ``ValueError`` and integer input ``TypeError``.
 
     Args:

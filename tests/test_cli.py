@@ -96,13 +96,51 @@ def test_check_failure_exits_1(with_test_plugin, capsys):
         (["check", "scaled_sphere", "--kwargs", "[2]"], "JSON object"),
         (["check", "scaled_sphere", "--kwargs", '{"radius": -1}'], "radius > 0"),
         (["check", "scaled_sphere", "--kwargs", '{"size": 2}'], "size"),
+        (["check", "generalized_stiefel", "--kwargs", '{"colour": "blue"}'],
+         "unknown option 'colour'. Accepted options: B=None"),
+        (["check", "stiefel", "--seed", "x"], "invalid int value"),
+        (["check", "stiefel", "--device", "nosuchdevice"], "'nosuchdevice' is not a device"),
+        (["check", "stiefel", "--device", "cuda:x"], "'cuda:x' is not a device"),
+        (["check", "stiefel", "--device", "meta"], "holds no data"),
         (["frobnicate"], "invalid choice"),
-        ([], "usage: solvent"),
     ],
 )
-def test_usage_errors_exit_2(argv, message, capsys):
+def test_usage_errors_exit_2_with_one_line(argv, message, capsys):
     assert main(argv) == EXIT_USAGE
-    assert message in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert len(captured.err.splitlines()) == 1, captured.err
+    assert captured.err.startswith("solvent") and captured.out == ""
+
+
+def test_no_command_prints_the_help_and_exits_2(capsys):
+    assert main([]) == EXIT_USAGE
+    assert capsys.readouterr().err.startswith("usage: solvent")
+
+
+def test_cuda_on_a_machine_without_it_is_a_usage_error(monkeypatch, capsys):
+    """Whatever this machine has: the answer for one without CUDA, and for a missing index."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["check", "stiefel", "--device", "cuda"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == (
+        "solvent: error: --device 'cuda': this machine has no CUDA device; use --device cpu\n"
+    )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert main(["check", "stiefel", "--device", "cuda:2"]) == EXIT_USAGE
+    assert "has 2 CUDA device(s), cuda:0 to cuda:1" in capsys.readouterr().err
+
+
+def test_bad_device_in_a_real_process_has_no_traceback():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="error")
+    run = subprocess.run([sys.executable, "-m", "solvent", "check", "stiefel", "--device",
+                          "nosuchdevice"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == EXIT_USAGE, run.stderr
+    assert run.stderr == (
+        "solvent: error: --device 'nosuchdevice' is not a device; use cpu, cuda, cuda:1, mps, ...\n"
+    )
+    assert run.stdout == ""
 
 
 def test_help_explains_commands_and_exit_status(capsys):

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import solvent
+from solvent.manifolds.base import Manifold
 from solvent.manifolds.stiefel import polar
 from solvent.testing import check_manifold
 from tests.manifolds_for_tests import SymmetricStiefel, UnitCircleRows
@@ -88,3 +89,135 @@ def test_check_manifold_catches_a_wrong_map():
     assert not report.ok
     failed = {r.name for r in report.failures}
     assert "A(X) = X on M" in failed and "DA range in T_X M" in failed
+
+
+# ----------------------------------------------------------------------------- torch.func
+# Manifolds whose maths goes through custom autograd Functions: correct values
+# and backward (so gradcheck passes), but a missing or wrong forward-mode / vmap
+# rule. The kit must fail exactly its torch.func checks on them.
+
+
+def _hooks(cls):
+    """cls as a Manifold on either contract: hooks (``_constraint``) or, before issue 11's
+    template-method contract, the public names."""
+    if hasattr(Manifold, "_constraint"):
+        return cls
+    public = {k[1:]: v for k, v in vars(cls).items() if k in ("_constraint", "_dissolve")}
+    public["project"] = lambda self, X, **_: X / X.norm(dim=-1, keepdim=True)
+    return type(cls.__name__, (cls,), public)
+
+
+class _SqNorm(torch.autograd.Function):
+    """|x|^2 over the last dimension, backward only (no jvp, no vmap rule)."""
+
+    @staticmethod
+    def forward(x):
+        return x.square().sum(-1)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * g.unsqueeze(-1) * x
+
+
+class _SphereMap(torch.autograd.Function):
+    """A(x) = 2x / (1 + |x|^2), backward only (no jvp, no vmap rule)."""
+
+    @staticmethod
+    def forward(x):
+        return 2 * x / (1 + x.square().sum(-1, keepdim=True))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):  # d/dx of 2x/s with s = 1 + |x|^2, in differentiable ops
+        (x,) = ctx.saved_tensors
+        s = 1 + x.square().sum(-1, keepdim=True)
+        return 2 * g / s - 4 * x * (g * x).sum(-1, keepdim=True) / s.square()
+
+
+class _SphereMapWrongRules(_SphereMap):
+    """_SphereMap with a jvp that forgets the denominator's derivative and a vmap rule that
+    normalises over the whole batch: both plausible bugs, both silent without the kit."""
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return 2 * t / (1 + x.square().sum(-1, keepdim=True))
+
+    @staticmethod
+    def vmap(info, in_dims, x):
+        x = x.movedim(in_dims[0], 0)
+        return 2 * x / (1 + x.square().sum()), 0
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+
+@_hooks
+class FunctionSphere(Manifold):
+    """The unit sphere, its constraint and map built on Functions without jvp or vmap rules."""
+
+    name = "test_function_sphere"
+    ndim = 1
+    supports_complex = False
+
+    def _constraint(self, X):
+        return _SqNorm.apply(X) - 1
+
+    def _dissolve(self, X):
+        return _SphereMap.apply(X)
+
+
+@_hooks
+class WrongRulesSphere(Manifold):
+    """The unit sphere, its map a Function whose jvp and vmap rules are wrong."""
+
+    name = "test_wrong_rules_sphere"
+    ndim = 1
+    supports_complex = False
+
+    def _constraint(self, X):
+        return X.square().sum(-1) - 1
+
+    def _dissolve(self, X):
+        return _SphereMapWrongRules.apply(X)
+
+
+FUNC_CHECKS = {
+    "func.jvp dissolve",
+    "func.jvp constraint",
+    "func.vmap dissolve",
+    "func.vmap constraint",
+    "func.vmap penalty",
+    "func.hessian penalty",
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_kit_fails_a_custom_function_without_jvp_or_vmap(dtype):
+    """gradcheck alone passes such a map; the kit's torch.func checks must not."""
+    report = check_manifold(FunctionSphere(), dtype=dtype, shapes=[(3,)])
+    failed = {r.name for r in report.failures}
+    assert failed == FUNC_CHECKS, report.format()
+    assert "must implement the jvp" in report.format()
+    if dtype == torch.float64:
+        assert {"gradcheck dissolve", "gradgradcheck penalty"} <= {r.name for r in report.results}
+
+
+def test_kit_fails_wrong_jvp_and_vmap_rules():
+    """Rules that run but give wrong values are caught by value (finite differences, a loop)."""
+    report = check_manifold(WrongRulesSphere(), shapes=[(3,), (5,)])
+    failed = {(r.name, r.shape) for r in report.failures}
+    expected = {(name, shape) for name in ("func.jvp dissolve", "func.vmap dissolve")
+                for shape in ((3,), (5,))}  # fmt: skip
+    assert failed == expected, report.format()
+    assert "|jvp - fd|" in report.format() and "|vmap - loop|" in report.format()

@@ -13,9 +13,15 @@ import types
 
 import pluggy
 import pytest
+import torch
 
 import solvent
-from solvent.exceptions import DuplicateManifoldError, PluginLoadWarning, UnknownManifoldError
+from solvent.exceptions import (
+    DuplicateManifoldError,
+    ManifoldOptionError,
+    PluginLoadWarning,
+    UnknownManifoldError,
+)
 from solvent.manifolds import Euclidean, Stiefel
 from solvent.plugins import ENTRY_POINT_GROUP, builtin, manager
 
@@ -254,6 +260,57 @@ def test_example_plugin_is_installed_with_its_distribution(fresh_registry):
         assert entries[name].source.endswith(version)
     assert not solvent.manifolds.is_closed_form(solvent.manifold("special_linear"))
     assert solvent.manifolds.is_closed_form(solvent.manifold("scaled_sphere"))
+
+
+def test_unknown_option_names_the_accepted_ones(fresh_registry):
+    """Checked against the factory's signature before the call, for built-ins and plugins."""
+    with pytest.raises(ManifoldOptionError) as info:
+        solvent.manifold("generalized_stiefel", colour="blue")
+    message = str(info.value)
+    assert "unknown option 'colour'" in message and "Accepted options: B=None" in message
+    assert isinstance(info.value, TypeError) and info.value.accepted == ("B",)
+    with pytest.raises(ManifoldOptionError, match=r"'ndmi' \(did you mean 'ndim'\?\)"):
+        solvent.manifold("sphere", ndmi=2)
+    with pytest.raises(ManifoldOptionError, match=r"no options: solvent.manifold\('stiefel'\)"):
+        solvent.manifold("stiefel", n=4)
+    with pytest.raises(ManifoldOptionError, match="unknown option 'size'.*radius=1.0"):
+        solvent.manifold("scaled_sphere", size=2)  # the installed example plugin
+    assert solvent.manifold("sphere", ndim=2).ndim == 2  # accepted options still work
+
+
+def test_constrain_with_an_unknown_option_names_the_accepted_ones(fresh_registry):
+    lin = torch.nn.Linear(3, 4)
+    before = {k: v.clone() for k, v in lin.state_dict().items()}
+    with pytest.raises(ManifoldOptionError, match="unknown option 'colour'.*B=None"):
+        solvent.constrain(lin, "weight", "generalized_stiefel", colour="blue")
+    assert lin.state_dict().keys() == before.keys()  # nothing registered
+    assert all(torch.equal(lin.state_dict()[k], v) for k, v in before.items())
+
+
+def test_required_and_free_options_of_plugin_factories(installed):
+    def sized(size, *, scale=1.0):
+        return Euclidean()
+
+    def anything(**options):
+        return Euclidean()
+
+    class Factories:
+        @solvent.hookimpl
+        def solvent_register_manifolds(self, register):
+            register("sized", sized)
+            register("anything", anything)
+
+    installed()
+    manager.register_plugin(Factories(), name="factories")
+    assert manager.registry()["sized"].options == {"size": "", "scale": "=1.0"}
+    with pytest.raises(ManifoldOptionError) as info:
+        solvent.manifold("sized", scael=2.0)
+    assert str(info.value).startswith(
+        "sized: unknown option 'scael' (did you mean 'scale'?); missing required option 'size'."
+    )
+    assert isinstance(solvent.manifold("sized", size=3), Euclidean)
+    assert manager.registry()["anything"].options is None  # **options: the factory decides
+    assert isinstance(solvent.manifold("anything", colour="blue"), Euclidean)
 
 
 PLUGIN_AUTHOR_TESTS = """

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import inspect
 import os
 import re
 import threading
@@ -27,7 +28,12 @@ from collections.abc import Callable
 
 import pluggy
 
-from solvent.exceptions import DuplicateManifoldError, PluginLoadWarning, UnknownManifoldError
+from solvent.exceptions import (
+    DuplicateManifoldError,
+    ManifoldOptionError,
+    PluginLoadWarning,
+    UnknownManifoldError,
+)
 from solvent.plugins import builtin, hookspecs
 
 __all__ = [
@@ -64,6 +70,45 @@ class ManifoldEntry:
         if self.distribution:
             return f"{self.distribution} {self.version or ''}".strip()
         return "built-in" if self.plugin == "solvent.builtin" else self.plugin
+
+    @property
+    def signature(self) -> inspect.Signature | None:
+        """The factory's signature, or None where Python cannot tell (a C callable)."""
+        try:
+            return inspect.signature(self.factory)
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def options(self) -> dict[str, str] | None:
+        """The keyword options the factory accepts, each with its default as text
+        (``{"B": "=None"}``; ``""`` for a required one); None where any keyword goes
+        (``**kwargs``) or the signature is unknown.
+
+        Example:
+            >>> from solvent.plugins.manager import registry
+            >>> registry()["sphere"].options
+            {'ndim': '=1'}
+        """
+        sig = self.signature
+        if sig is None or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            return None
+        return {
+            name: "" if p.default is p.empty else f"={p.default!r}"
+            for name, p in sig.parameters.items()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
+
+    def check_options(self, kwargs: dict) -> None:
+        """Raise :class:`ManifoldOptionError` naming the accepted options when the factory
+        would refuse ``kwargs`` (an unknown name, a missing required one)."""
+        options = self.options
+        if options is None:
+            return
+        unknown = [k for k in kwargs if k not in options]
+        missing = [k for k, default in options.items() if default == "" and k not in kwargs]
+        if unknown or missing:
+            raise ManifoldOptionError(self.name, options, unknown, missing)
 
 
 _lock = threading.RLock()
@@ -193,6 +238,11 @@ def available() -> list[str]:
 def manifold(name, **kwargs):
     """Build a registered manifold by name; a Manifold instance is returned as it is.
 
+    Raises:
+        UnknownManifoldError: ``name`` is not registered (the message lists those that are).
+        ManifoldOptionError: an option the factory does not take, or a required one
+            missing (the message lists the accepted options, from the factory's signature).
+
     Example:
         >>> import solvent
         >>> solvent.manifold("stiefel").name
@@ -212,7 +262,9 @@ def manifold(name, **kwargs):
     entries = registry()
     if name not in entries:
         raise UnknownManifoldError(name, entries)
-    return entries[name].factory(**kwargs)
+    entry = entries[name]
+    entry.check_options(kwargs)  # before the call: its TypeError would not name the options
+    return entry.factory(**kwargs)
 
 
 def register_plugin(plugin: object, name: str | None = None) -> str:
