@@ -50,12 +50,19 @@ def test_large_linear_quick(bench):
 
 
 def test_solver_quick_reaches_tolerance(bench):
-    (table,) = bench("bench_solver").main(QUICK)
-    solvent_rows = [r for r in table.rows if r[0].startswith("solvent (")]
-    assert len(solvent_rows) == 1
-    assert "not reached" not in solvent_rows[0][4]
-    floor = [r for r in table.rows if r[0].startswith("floor")]
-    assert floor and "not reached" not in floor[0][4]
+    tables = bench("bench_solver").main(QUICK)
+    assert tables
+    for table in tables:
+        solvent_rows = [r for r in table.rows if r[0].startswith("solvent")]
+        assert solvent_rows, table.title
+        for row in solvent_rows:
+            assert not any("not reached" in str(cell) for cell in row), (table.title, row)
+
+
+def test_overhead_quick(bench):
+    maps, steps = bench("bench_overhead").main(QUICK)
+    assert [r[0] for r in maps.rows][:1] == ["plain torch ops"]
+    assert any(r[0] == "solvent.constrain" for r in steps.rows)
 
 
 def test_mnist_epoch_quick(bench):
