@@ -53,17 +53,20 @@ def test_state_dict_round_trip_into_a_fresh_constrained_model(tmp_path):
     assert solvent.violation(fresh) == solvent.violation(net)
 
 
-def test_assigning_a_weight_then_project_stores_its_projection():
+def test_assigning_a_weight_stores_its_projection_in_the_same_parameter():
     torch.manual_seed(0)
     lin = solvent.constrain(nn.Linear(3, 5).double())
+    X = lin._parameters["weight"]
     W = torch.randn(5, 3, dtype=torch.float64)
-    with pytest.raises(TypeError, match="Parameter"):
-        lin.weight = W  # torch's own rule: a parameter slot takes a Parameter
-    lin.weight = nn.Parameter(W.clone())
-    assert solvent.violation(lin)["weight"] > 0.1  # reported, never hidden
-    solvent.project_(lin)
+    lin.weight = W
     expected = solvent.manifold("stiefel").project(W)
+    assert lin._parameters["weight"] is X  # optimizers keep working
+    torch.testing.assert_close(X.detach(), expected)
     torch.testing.assert_close(lin.weight.detach(), expected)
+    W[0, 0] = float("nan")
+    with pytest.raises(solvent.NonFiniteError, match=r"Linear\.weight.*1 non-finite"):
+        lin.weight = W
+    torch.testing.assert_close(X.detach(), expected)  # unchanged
 
 
 @pytest.mark.parametrize(
@@ -78,7 +81,8 @@ def test_assigning_a_weight_then_project_stores_its_projection():
 def test_copies_are_equal_and_independent(clone):
     net, x = _trained()
     twin = clone(net)
-    assert type(twin.rnn) is type(net.rnn)  # a plain torch class: nothing generated
+    assert type(twin.rnn) is type(net.rnn)  # the same constrained class
+    assert type(twin.rnn).__mro__[1] is nn.LSTM
     assert torch.equal(twin(x), net(x))
     assert solvent.violation(twin) == solvent.violation(net)
     with torch.no_grad():
@@ -92,7 +96,7 @@ def test_copies_are_equal_and_independent(clone):
     probe_M.maps = 0
     (first_tensor(probe(torch.randn(5, 1, 3))).sum() + solvent.penalty(probe)).backward()
     assert probe_M.maps == 1
-    assert probe.weight_hh_l0.grad is not None
+    assert probe._parameters["weight_hh_l0"].grad is not None
 
 
 def _torch_save_load(module):

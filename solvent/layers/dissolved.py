@@ -1,12 +1,13 @@
 """How a constrained module sees A(X): one forward pre-hook, the maths, nothing else.
 
-Invariants, enforced here (see Note [hand the module A(X)]):
+Invariants, enforced here (see Notes [hand the module A(X)], [constrained class]):
   * the parameter stays a plain ``nn.Parameter`` under its own name: it is the
     free variable X. ``state_dict`` keys, optimizers, DDP/FSDP, pickling and
     ``torch.func.functional_call`` see an ordinary module;
-  * during the module's forward, and only then, the attribute ``module.name`` is
-    A(X), computed once by a forward pre-hook from whatever tensor is in
-    ``module._parameters[name]`` (so functional_call's swapped tensors work);
+  * reading ``module.name`` gives A(X): during the module's forward the one A(X)
+    computed by a forward pre-hook from whatever tensor is in
+    ``module._parameters[name]`` (so functional_call's swapped tensors work),
+    outside a forward A(X) evaluated afresh;
   * the C(X) computed with A(X) is stashed for ``solvent.penalty`` and dropped
     as soon as it can no longer be reused (Note [penalty reuse]);
   * nothing transient (A, the stash) survives the forward, a copy or a pickle;
@@ -30,6 +31,7 @@ from solvent.manifolds.base import Manifold
 __all__ = ["ATTR", "Dissolved", "dissolved_of", "install", "uninstall"]
 
 ATTR = "_solvent_dissolved"  # module.__dict__[ATTR]: {parameter name: Dissolved}
+_SEEN = "_solvent_seen"  # module.__dict__[_SEEN]: {parameter name: A(X)} during a forward
 _MARK = ":solvent"  # state_dict key suffix marking a tensor saved by a constrained module
 
 
@@ -105,9 +107,10 @@ def dissolved_of(module: nn.Module) -> dict[str, Dissolved]:
 # ------------------------------------------------------------------ the hot path
 def _hand_over(module: nn.Module, args: tuple) -> None:
     """Forward pre-hook: ``module.name`` becomes A(X) for the duration of the forward."""
+    seen = module.__dict__[_SEEN] = {}
     if torch.compiler.is_compiling():  # a traced graph is pure: no stash, no tensor hooks
         for name, d in module.__dict__[ATTR].items():
-            module.__dict__[name] = d.evaluate(module._parameters[name])[0]
+            seen[name] = d.evaluate(module._parameters[name])[0]
         return
     grad = torch.is_grad_enabled()
     for name, d in module.__dict__[ATTR].items():
@@ -116,16 +119,20 @@ def _hand_over(module: nn.Module, args: tuple) -> None:
         d._stash = (X, X._version, grad, C)
         if A.requires_grad:  # backward through A frees buffers C shares with it
             A.register_hook(functools.partial(_drop_stash, weakref.ref(d), C))
-        module.__dict__[name] = A
+        seen[name] = A
 
 
 def _take_back(module: nn.Module, args: tuple, output: object) -> None:
-    """Forward hook (always called): ``module.name`` is X again."""
-    pop = module.__dict__.pop
-    for name in module.__dict__[ATTR]:
-        pop(name, None)
-    if "_flat_weights" in module.__dict__:  # recurrent modules cache their weights
-        module._update_flat_weights()
+    """Forward hook (always called): the forward's A(X) is dropped."""
+    module.__dict__.pop(_SEEN, None)
+    _release_flat_weights(module)
+
+
+def _release_flat_weights(module: nn.Module) -> None:
+    """Recurrent modules cache their weights: keep the Parameters there, no graph."""
+    if "_flat_weights" in module.__dict__:
+        params = module._parameters
+        module._flat_weights = [params.get(n) for n in module._flat_weights_names]
 
 
 def _drop_stash(ref: weakref.ref, C: Tensor, grad: Tensor) -> None:
@@ -140,14 +147,12 @@ def _drop_stash(ref: weakref.ref, C: Tensor, grad: Tensor) -> None:
 # reads weight_hh_l0 several times per forward) through a generated class, a
 # property and two module calls; measured in benchmarks/bench_overhead.py, that
 # plumbing alone costs about as much as the map at small sizes. Here the
-# parameter stays an ordinary Parameter (X), and a forward pre-hook puts A(X)
-# in the instance __dict__, which attribute lookup reads before nn.Module's
-# __getattr__ (where parameters live). The forward hook, registered with
-# always_call=True, removes it even when the forward raises. Recurrent modules
-# refresh their _flat_weights from the attributes at the start of forward (so
-# they see A) and are refreshed again afterwards (so no graph outlives it).
-# Outside a forward, module.weight is X itself (feasible up to the penalty's
-# tolerance); solvent.bake replaces X by A(X) for inference.
+# parameter stays an ordinary Parameter (X); a forward pre-hook computes A(X)
+# once per forward and the class property (Note [constrained class]) hands it
+# out; the forward hook, registered with always_call=True, drops it even when
+# the forward raises. Recurrent modules refresh their _flat_weights from the
+# attributes at the start of forward (so they see A); afterwards they hold the
+# Parameters again (so no graph outlives the forward).
 #
 # Note [penalty reuse]
 # ~~~~~~~~~~~~~~~~~~~~
@@ -159,40 +164,121 @@ def _drop_stash(ref: weakref.ref, C: Tensor, grad: Tensor) -> None:
 # penalty is recomputed from X.
 
 
-# ------------------------------------------------------------------ checkpoints
-def _mark_state(module: nn.Module, state: dict, prefix: str, local_metadata) -> None:
-    """state_dict hook: mark the constrained tensors, so a load knows where they came from."""
-    for name in dissolved_of(module):
-        state[prefix + name + _MARK] = torch.zeros(())
+# ------------------------------------------------------------------ the constrained class
+# Note [constrained class]
+# ~~~~~~~~~~~~~~~~~~~~~~~~
+# Code outside the module's own forward reads the weight too: a parent module
+# that uses ``child.weight`` in its forward (a hand-written recurrence, weight
+# tying), a user inspecting it. It must see A(X), never X. So constrain swaps
+# the module's class for a subclass of it, made by solvent (one per (class,
+# constrained names), cached), whose property ``name`` returns the forward's
+# A(X) inside a forward and evaluates A(X) afresh outside one; assigning to it
+# stores the projection of the value in X (in place: optimizers keep their
+# Parameter). The subclass also marks constrained tensors in the state_dict and
+# projects plain weights on load (below), and pickles and deep-copies as
+# (plain class, state), rebuilt on load. It is installed only by constrain and
+# removed with the last constraint (unconstrain, bake): the module is then of
+# its own class again. torch's parametrize does the same (a generated class
+# with properties); here the class is solvent's own, so its pickling is too.
+_CLASSES: dict[tuple[type, tuple[str, ...]], type] = {}
 
 
-def _read_marks(module, state, prefix, local_metadata, strict, missing, unexpected, errors):
-    """load_state_dict pre-hook: note which constrained tensors come from a constrained module."""
-    marked = set()
-    for name in dissolved_of(module):
-        if state.pop(prefix + name + _MARK, None) is not None:
-            marked.add(name)
-    module.__dict__["_solvent_loaded_marked"] = (
-        marked,
-        {n for n in dissolved_of(module) if prefix + n in state},
-    )
+def _weight_property(name: str) -> property:
+    def fget(self):
+        seen = self.__dict__.get(_SEEN)
+        if seen is not None and name in seen:
+            return seen[name]
+        return self.__dict__[ATTR][name].evaluate(self._parameters[name])[0]
+
+    def fset(self, value):
+        where = f"{type(self).__name__}.{name}"
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{where} takes a tensor, got {type(value).__name__}")
+        X = self._parameters[name]
+        if value.shape != X.shape:
+            raise ValueError(f"{where} has shape {tuple(X.shape)}, got {tuple(value.shape)}")
+        d = self.__dict__[ATTR][name]
+        with torch.no_grad():
+            X.copy_(d.project(value.detach().to(X.dtype), where))
+
+    return property(fget, fset, doc=f"A(X) for the constrained parameter {name!r}.")
 
 
-def _after_load(module: nn.Module, incompatible) -> None:
-    """load_state_dict post-hook: a plain weight loaded into a constrained one is projected."""
-    marked, loaded = module.__dict__.pop("_solvent_loaded_marked", (set(), set()))
+def _setattr(self, name: str, value: object) -> None:
+    if name in self.__dict__.get(ATTR, ()):  # a constrained weight: store its projection in X
+        getattr(type(self), name).fset(self, value)
+    else:
+        type(self)._solvent_base.__setattr__(self, name, value)
+
+
+def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
+    type(self)._solvent_base._save_to_state_dict(self, destination, prefix, keep_vars)
+    for name in dissolved_of(self):
+        destination[prefix + name + _MARK] = torch.zeros(())
+
+
+def _load_from_state_dict(self, state_dict, prefix, *args) -> None:
+    table = dissolved_of(self)
+    marked = {n for n in table if state_dict.pop(prefix + n + _MARK, None) is not None}
+    loaded = {n for n in table if prefix + n in state_dict}
+    type(self)._solvent_base._load_from_state_dict(self, state_dict, prefix, *args)
     for name in sorted(loaded - marked):
-        d, X = dissolved_of(module)[name], module._parameters[name]
-        where = f"{type(module).__name__}.{name}"
-        v = d.violation(X) if torch.isfinite(X).all() else float("inf")
-        if v > d.manifold.default_atol(d.view.to_points(X.detach())):
-            d.project_(X, where)
-            warnings.warn(
-                f"{where}: the loaded weight was not on {d.manifold.name} (violation {v:.3g}); "
-                "it was projected onto the manifold. Load a checkpoint saved by the constrained "
-                "model to resume exactly.",
-                stacklevel=3,
-            )
+        _project_loaded(self, name)
+
+
+def _project_loaded(module: nn.Module, name: str) -> None:
+    """A plain weight loaded into a constrained one is projected, with a warning if it moved."""
+    d, X = dissolved_of(module)[name], module._parameters[name]
+    where = f"{type(module).__name__}.{name}"
+    v = d.violation(X) if torch.isfinite(X).all() else float("inf")
+    if v > d.manifold.default_atol(d.view.to_points(X.detach())):
+        d.project_(X, where)
+        warnings.warn(
+            f"{where}: the loaded weight was not on {d.manifold.name} (violation {v:.3g}); "
+            "it was projected onto the manifold. Load a checkpoint saved by the constrained "
+            "model to resume exactly.",
+            stacklevel=4,
+        )
+
+
+def _reduce_ex(self: nn.Module, protocol: int) -> tuple:
+    state = self.__getstate__()  # nn.RNN's refreshes _flat_weights through the property
+    _release_flat_weights(self)
+    if "_flat_weights" in state:
+        state["_flat_weights"] = self._flat_weights
+    return _rebuild, (type(self)._solvent_base, state)
+
+
+def _rebuild(base: type, state: dict) -> nn.Module:
+    module = base.__new__(base)
+    module.__setstate__(state)
+    _set_class(module)
+    return module
+
+
+def _constrained_class(base: type, names: tuple[str, ...]) -> type:
+    key = (base, names)
+    cls = _CLASSES.get(key)
+    if cls is None:
+        ns = {n: _weight_property(n) for n in names}
+        ns.update(
+            __module__=base.__module__,
+            __qualname__=base.__qualname__,
+            __reduce_ex__=_reduce_ex,
+            __setattr__=_setattr,
+            _solvent_base=base,
+            _save_to_state_dict=_save_to_state_dict,
+            _load_from_state_dict=_load_from_state_dict,
+        )
+        cls = _CLASSES[key] = type(base.__name__, (base,), ns)
+    return cls
+
+
+def _set_class(module: nn.Module) -> None:
+    base = type(module).__dict__.get("_solvent_base") or type(module)
+    names = tuple(sorted(dissolved_of(module)))
+    module.__class__ = _constrained_class(base, names) if names else base
+    _release_flat_weights(module)
 
 
 # ------------------------------------------------------------------ set-up
@@ -203,35 +289,19 @@ def install(module: nn.Module, name: str, d: Dissolved) -> None:
     if len(table) == 1:
         module.register_forward_pre_hook(_hand_over)
         module.register_forward_hook(_take_back, always_call=True)
-        module._register_state_dict_hook(_mark_state)
-        module._register_load_state_dict_pre_hook(_read_marks, with_module=True)
-        module.register_load_state_dict_post_hook(_after_load)
+    _set_class(module)
 
 
 def uninstall(module: nn.Module, name: str) -> Dissolved:
-    """Remove the constraint on ``module.name``; the hooks go with the last one."""
+    """Remove the constraint on ``module.name``; the hooks and the class go with the last one."""
     table = module.__dict__[ATTR]
     d = table.pop(name)
     if not table:
         del module.__dict__[ATTR]
-        ours = (_hand_over, _take_back, _mark_state, _read_marks, _after_load)
-        for hooks in (
-            module._forward_pre_hooks,
-            module._forward_hooks,
-            module._state_dict_hooks,
-            module._load_state_dict_pre_hooks,
-            module._load_state_dict_post_hooks,
-        ):
-            for key in [k for k, f in hooks.items() if _unwrap(f) in ours]:
+        pairs = ((module._forward_pre_hooks, _hand_over), (module._forward_hooks, _take_back))
+        for hooks, ours in pairs:
+            for key in [k for k, f in hooks.items() if f is ours]:
                 del hooks[key]
                 module._forward_hooks_always_called.pop(key, None)
+    _set_class(module)
     return d
-
-
-def _unwrap(f: object) -> object:
-    """The function behind a hook entry (torch wraps some load hooks)."""
-    while True:
-        inner = getattr(f, "hook", None) or getattr(f, "func", None)
-        if inner is None:
-            return f
-        f = inner

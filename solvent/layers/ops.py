@@ -88,7 +88,7 @@ def project_(model: nn.Module) -> nn.Module:
         >>> import torch, solvent
         >>> lin = solvent.constrain(torch.nn.Linear(3, 4).double())
         >>> with torch.no_grad():
-        ...     _ = lin.weight.add_(0.1)
+        ...     _ = lin._parameters["weight"].add_(0.1)
         >>> solvent.violation(solvent.project_(lin))["weight"] < 1e-12
         True
     """
