@@ -67,6 +67,10 @@ def test_assigning_a_weight_stores_its_projection_in_the_same_parameter():
     with pytest.raises(solvent.NonFiniteError, match=r"Linear\.weight.*1 non-finite"):
         lin.weight = W
     torch.testing.assert_close(X.detach(), expected)  # unchanged
+    # a Parameter is a new X, set as torch sets it (frameworks such as FSDP2 swap them)
+    lin.weight = nn.Parameter(torch.randn(5, 3, dtype=torch.float64))
+    assert lin._parameters["weight"] is not X
+    assert solvent.violation(lin)["weight"] > 0.1  # reported, never hidden
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,10 @@ def _weight_property(name: str) -> property:
 
 
 def _setattr(self, name: str, value: object) -> None:
-    if name in self.__dict__.get(ATTR, ()):  # a constrained weight: store its projection in X
+    # A tensor assigned to a constrained weight is a new weight: its projection
+    # goes into X. A Parameter is a new X (how FSDP2 and other frameworks swap
+    # parameters in and out), set as torch sets it.
+    if name in self.__dict__.get(ATTR, ()) and not isinstance(value, nn.Parameter):
         getattr(type(self), name).fset(self, value)
     else:
         type(self)._solvent_base.__setattr__(self, name, value)
