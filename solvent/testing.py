@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from solvent._points import Layout, flatten
 from solvent.manifolds.base import Manifold
 
 __all__ = [
@@ -125,30 +126,18 @@ def _random(M: Manifold, shape, dtype, device, gen) -> object:
 
 
 def _flatten(x) -> Tensor:
-    """A point (tensor or tuple) as one flat real vector, complex entries as real pairs."""
-    return torch.cat([(torch.view_as_real(t) if t.is_complex() else t).reshape(-1)
-                      for t in _leaves(x)])  # fmt: skip
+    """A point (tensor or tuple) as one flat real vector: :func:`solvent._points.flatten`."""
+    return flatten(x)
 
 
 def _flat_fn(fn: Callable, x):
     """fn as a map between flat real vectors (complex parts as real pairs), and flat x."""
-    metas = [(t.shape, t.is_complex()) for t in _leaves(x)]
-
-    def unflatten(v: Tensor):
-        out, i = [], 0
-        for shape, cplx in metas:
-            n = math.prod(shape) * (2 if cplx else 1)
-            part = v[i : i + n]
-            i += n
-            out.append(
-                torch.view_as_complex(part.reshape(*shape, 2)) if cplx else part.reshape(shape)
-            )
-        return tuple(out) if isinstance(x, (tuple, list)) else out[0]
+    layout = Layout(x)
 
     def flat(v: Tensor) -> Tensor:
-        return _flatten(fn(unflatten(v)))
+        return flatten(fn(layout.unflatten(v)))
 
-    return flat, _flatten(x), unflatten
+    return flat, layout.flatten(x), layout.unflatten
 
 
 # ----------------------------------------------------------------------------- the checks

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from solvent._points import Layout, flatten
 from solvent.exceptions import (
     ManifoldDtypeError,
     ManifoldShapeError,
@@ -347,15 +348,12 @@ def _sqnorm(C: Tensor) -> Tensor:
 
 def _realify(M: Manifold, X: Tensor):
     """C as a function of a real flat vector, with the matching real flat X."""
-    shape, cplx = X.shape, X.is_complex()
+    layout = Layout(X)
 
     def C_flat(x: Tensor) -> Tensor:
-        Z = torch.view_as_complex(x.reshape(*shape, 2)) if cplx else x.reshape(shape)
-        C = M._constraint(Z)
-        return (torch.view_as_real(C) if C.is_complex() else C).reshape(-1)
+        return flatten(M._constraint(layout.unflatten(x)))
 
-    x = (torch.view_as_real(X) if cplx else X).reshape(-1)
-    return C_flat, x
+    return C_flat, layout.flatten(X)
 
 
 def _generic_point(M: Manifold, X: Tensor) -> Tensor:
@@ -369,8 +367,7 @@ def _generic_point(M: Manifold, X: Tensor) -> Tensor:
     rho = 1e3 * torch.finfo(x.dtype).eps * (G.diagonal().mean().detach() + 1.0)
     G = G + rho * torch.eye(G.shape[0], dtype=G.dtype, device=G.device)
     step = J.mT @ torch.linalg.solve(G, c)
-    y = x - step
-    return torch.view_as_complex(y.reshape(*X.shape, 2)) if X.is_complex() else y.reshape(X.shape)
+    return Layout(X).unflatten(x - step)
 
 
 def _generic_dissolve(M: Manifold, X: Tensor) -> Tensor:
