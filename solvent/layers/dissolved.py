@@ -188,7 +188,10 @@ def _weight_property(name: str) -> property:
         seen = self.__dict__.get(_SEEN)
         if seen is not None and name in seen:
             return seen[name]
-        return self.__dict__[ATTR][name].evaluate(self._parameters[name])[0]
+        X = self._parameters[name]
+        if hasattr(X, "full_tensor"):  # a shard owned by FSDP2, which reads its own Parameter
+            return X
+        return self.__dict__[ATTR][name].evaluate(X)[0]
 
     def fset(self, value):
         where = f"{type(self).__name__}.{name}"
