@@ -54,7 +54,7 @@ def _numpy_io(method):
     return wrapper
 
 
-class basic_manifold_np:  # noqa: N801 (CDOpt's name)
+class basic_manifold_np:
     """A CDOpt NumPy manifold: the torch class of the same name, with array input and output.
 
     Args:

@@ -68,7 +68,7 @@ def _jvp(fn: Callable[[Tensor], Tensor], X: Tensor, D: Tensor) -> Tensor:
     return torch.zeros_like(Y) if jv is None else jv
 
 
-class basic_manifold_torch:  # noqa: N801 (CDOpt's name)
+class basic_manifold_torch:
     """A CDOpt PyTorch manifold of variables of shape ``var_shape`` (see the module doc).
 
     Args:

@@ -41,7 +41,7 @@ _AUTOBETA = {"max_samples": 30, "sample_dist": 1.0, "thresholding": 1e-5, "epsil
              "coeffs": 1.2, "first_order": False}  # fmt: skip
 
 
-class problem:  # noqa: N801 (CDOpt's name)
+class problem:
     """An optimization problem over a CDOpt manifold class (see the module doc).
 
     Args:

@@ -31,7 +31,7 @@ from solvent.compat.cdopt.nn.modules.utils import wvt_identical, wvt_transp
 __all__ = ["Bilinear_cdopt", "Linear_cdopt"]
 
 
-class Linear_cdopt(CDOptLayer, nn.Linear):  # noqa: N801 (CDOpt's name)
+class Linear_cdopt(CDOptLayer, nn.Linear):
     """:class:`torch.nn.Linear` whose weight is constrained to ``manifold_class``.
 
     Args:
@@ -72,7 +72,7 @@ def _wvt_bilinear(tensor_shape) -> tuple:
             var_shape)  # fmt: skip
 
 
-class Bilinear_cdopt(CDOptLayer, nn.Bilinear):  # noqa: N801 (CDOpt's name)
+class Bilinear_cdopt(CDOptLayer, nn.Bilinear):
     """:class:`torch.nn.Bilinear` whose weight is constrained (CDOpt's view, see the module doc)."""
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,

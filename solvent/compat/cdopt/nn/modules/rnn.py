@@ -115,7 +115,7 @@ class _CellCDOpt(CDOptLayer):
         return self.weight_ih, self._mapped("weight_hh"), self.bias_ih, self.bias_hh
 
 
-class RNNCell_cdopt(_CellCDOpt, nn.RNNCell):  # noqa: N801 (CDOpt's name)
+class RNNCell_cdopt(_CellCDOpt, nn.RNNCell):
     """CDOpt's ``RNNCell_cdopt``: :class:`torch.nn.RNNCell` with ``weight_hh`` constrained."""
 
     def _cell(self, x: Tensor, hx: Tensor) -> Tensor:
@@ -123,7 +123,7 @@ class RNNCell_cdopt(_CellCDOpt, nn.RNNCell):  # noqa: N801 (CDOpt's name)
         return fn(x, hx, *self._weights())
 
 
-class LSTMCell_cdopt(_CellCDOpt, nn.LSTMCell):  # noqa: N801 (CDOpt's name)
+class LSTMCell_cdopt(_CellCDOpt, nn.LSTMCell):
     """CDOpt's ``LSTMCell_cdopt``: :class:`torch.nn.LSTMCell`, its (4h, h) ``weight_hh`` constrained."""
 
     _pair = True
@@ -132,7 +132,7 @@ class LSTMCell_cdopt(_CellCDOpt, nn.LSTMCell):  # noqa: N801 (CDOpt's name)
         return torch.lstm_cell(x, hx, *self._weights())
 
 
-class GRUCell_cdopt(_CellCDOpt, nn.GRUCell):  # noqa: N801 (CDOpt's name)
+class GRUCell_cdopt(_CellCDOpt, nn.GRUCell):
     """CDOpt's ``GRUCell_cdopt``: :class:`torch.nn.GRUCell`, its (3h, h) ``weight_hh`` constrained."""
 
     def _cell(self, x: Tensor, hx: Tensor) -> Tensor:
