@@ -91,6 +91,11 @@ class basic_manifold_torch:
         self.manifold = solvent.manifold(self.solvent_name, **self._solvent_args(manifold_args))
         self.manifold.check_shape(self.var_shape)
         self._parameters = OrderedDict(self._constants())
+        # Validated once here (and by the layers for their weights' shapes); per call the
+        # maths only, through solvent's protected hooks where the manifold has them.
+        M = self.manifold
+        self._dissolve = getattr(M, "_dissolve", M.dissolve)
+        self._constraint = getattr(M, "_constraint", M.constraint)
 
     # ------------------------------------------------------------------ set-up hooks
     def _solvent_args(self, manifold_args: dict) -> dict:
@@ -108,11 +113,11 @@ class basic_manifold_torch:
     # ------------------------------------------------------------------ maps
     def A(self, X: Tensor) -> Tensor:
         """The constraint dissolving map A(X)."""
-        return self.manifold.dissolve(X)
+        return self._dissolve(X)
 
     def C(self, X: Tensor) -> Tensor:
         """The constraint C(X), zero on the manifold."""
-        return self.manifold.constraint(X)
+        return self._constraint(X)
 
     def JA(self, X: Tensor, G: Tensor) -> Tensor:
         """``DA(X)^* [G]`` (CDOpt's naming: the transposed Jacobian applied to G)."""

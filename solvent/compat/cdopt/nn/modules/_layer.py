@@ -42,6 +42,8 @@ class CDOptLayer:
                                             **self.manifold_args)  # fmt: skip
         for key, value in self.manifold._parameters.items():
             self.register_buffer(key, value, persistent=persistent)
+        for name in self._cdopt_weights:  # a weight the manifold cannot take fails here, once
+            self.manifold.manifold.check_shape(self.weight_to_var(getattr(self, name)).shape)
         self._cdopt_init_weights()
 
     def _cdopt_init_weights(self) -> None:
