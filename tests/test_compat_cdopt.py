@@ -27,7 +27,8 @@ from solvent.compat.cdopt.nn import (
 )
 
 MODULES = ["manifold_torch", "manifold_np", "core", "core.problem", "nn", "nn.modules",
-           "nn.modules.utils", "nn.utils", "nn.utils.set_constraints", "nn.utils.stateless"]  # fmt: skip
+           "nn.modules.utils", "nn.utils", "nn.utils.set_constraints",
+           "nn.utils.stateless"]  # fmt: skip
 LAYERS = [
     ("Linear_cdopt", (6, 4), [(3, 6)]), ("Bilinear_cdopt", (3, 4, 5), [(2, 3), (2, 4)]),
     ("Conv1d_cdopt", (4, 6, 3), [(2, 4, 7)]), ("Conv2d_cdopt", (2, 3, 2), [(1, 2, 4, 4)]),
@@ -116,9 +117,9 @@ def test_conv_view_is_cdopts_out_k_k_by_in():
 
 def test_violation_is_the_norm_per_layer_and_penalty_lambda_times_square():
     torch.manual_seed(0)
-    model = nn.Sequential(Linear_cdopt(5, 3, manifold_class=stiefel_torch, penalty_param=0.25),
-                          nn.ReLU(),
-                          Linear_cdopt(3, 2, manifold_class=sphere_torch, penalty_param=0.5)).double()
+    first = Linear_cdopt(5, 3, manifold_class=stiefel_torch, penalty_param=0.25)
+    last = Linear_cdopt(3, 2, manifold_class=sphere_torch, penalty_param=0.5)
+    model = nn.Sequential(first, nn.ReLU(), last).double()
     with torch.no_grad():
         model[0].weight.mul_(1.3)
         model[2].weight.mul_(0.8)

@@ -72,7 +72,8 @@ def case(name: str, spec) -> dict:
 
 EXAMPLES = ["quick_start", "dictionary_learning", "nearest_correlation", "symplectic_eigenvalue",
             "nonlinear_eigenvalue", "bose_einstein_condensates", "rnn_single_layer",
-            "rnn_multi_layer", "rnn_lstm", "sine_sequence", "LeNet_orth", "build_networks"]  # fmt: skip
+            "rnn_multi_layer", "rnn_lstm", "sine_sequence", "LeNet_orth",
+            "build_networks"]  # fmt: skip
 
 
 def run_example_on_cdopt(name: str) -> dict:

@@ -71,6 +71,16 @@ def _jvp(fn: Callable[[Tensor], Tensor], X: Tensor, D: Tensor) -> Tensor:
 class basic_manifold_torch:
     """A CDOpt PyTorch manifold of variables of shape ``var_shape`` (see the module doc).
 
+    The classes below (``stiefel_torch``, ...) each name a solvent manifold.
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.manifold_torch import oblique_torch
+        >>> M = oblique_torch((3, 2))
+        >>> X = M.Init_point()
+        >>> torch.allclose(X.detach().norm(dim=1), torch.ones(3, dtype=torch.float64))
+        True
+
     Args:
         var_shape: the shape of one variable, e.g. ``(n, p)``.
         device: where ``Init_point`` and the constants live (CDOpt's default: CPU).
@@ -209,9 +219,21 @@ class basic_manifold_torch:
         return f"{self.name}({self.var_shape}, solvent={self.manifold!r})"
 
 
-def _manifold_class(name: str, solvent_name: str, constants=None, solvent_args=None) -> type:
-    body = {"solvent_name": solvent_name, "__doc__": f"CDOpt's ``{name}``: solvent's "
-            f"``{solvent_name!r}`` manifold, variables of shape ``var_shape``."}  # fmt: skip
+_EXAMPLE = """
+
+    Example:
+        >>> from {module} import {name}
+        >>> M = {name}({shape})
+        >>> float(M.Feas_eval(M.Init_point())) < 1e-8
+        True
+"""
+
+
+def _manifold_class(name: str, solvent_name: str, constants=None, solvent_args=None,
+                    shape=(4, 2)) -> type:  # fmt: skip
+    doc = (f"CDOpt's ``{name}``: solvent's ``{solvent_name!r}`` manifold, variables of shape "
+           "``var_shape``." + _EXAMPLE.format(module=__name__, name=name, shape=shape))
+    body = {"solvent_name": solvent_name, "__doc__": doc}
     if constants is not None:
         body["_constants"] = constants
     if solvent_args is not None:

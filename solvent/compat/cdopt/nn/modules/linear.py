@@ -34,6 +34,14 @@ __all__ = ["Bilinear_cdopt", "Linear_cdopt"]
 class Linear_cdopt(CDOptLayer, nn.Linear):
     """:class:`torch.nn.Linear` whose weight is constrained to ``manifold_class``.
 
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import Linear_cdopt
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> fc = Linear_cdopt(6, 3, manifold_class=stiefel_torch, penalty_param=0.1)
+        >>> fc.var_shape, fc(torch.randn(2, 6)).shape    # W^T (6 x 3) is the Stiefel point
+        ((6, 3), torch.Size([2, 3]))
+
     Args:
         in_features, out_features, bias, device, dtype: as for ``nn.Linear``.
         manifold_class: a class of :mod:`~solvent.compat.cdopt.manifold_torch` (Euclidean).
@@ -73,7 +81,16 @@ def _wvt_bilinear(tensor_shape) -> tuple:
 
 
 class Bilinear_cdopt(CDOptLayer, nn.Bilinear):
-    """:class:`torch.nn.Bilinear` whose weight is constrained (CDOpt's view, see the module doc)."""
+    """:class:`torch.nn.Bilinear` whose weight is constrained (CDOpt's view, see the module doc).
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import Bilinear_cdopt
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> bl = Bilinear_cdopt(3, 4, 5, manifold_class=stiefel_torch)
+        >>> bl.var_shape, bl(torch.randn(2, 3), torch.randn(2, 4)).shape
+        ((12, 5), torch.Size([2, 5]))
+    """
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
                  device=None, dtype=None, manifold_class=euclidean_torch, penalty_param=0,
