@@ -28,44 +28,13 @@ import torch
 from torch import Tensor
 
 import solvent
+from solvent.compat.cdopt._autodiff import jvp as _jvp
+from solvent.compat.cdopt._autodiff import vjp as _vjp
 
 __all__ = [
     "basic_manifold_torch", "euclidean_torch", "generalized_stiefel_torch", "grassmann_torch",
     "hyperbolic_torch", "oblique_torch", "sphere_torch", "stiefel_torch", "symp_stiefel_torch",
 ]  # fmt: skip
-
-
-# Both derivatives go through reverse mode (create_graph, so they can be differentiated
-# again): torch's forward mode loads TorchScript decompositions on first use, which
-# warns in torch >= 2.10. ``jvp`` is the vjp of the vjp (the "double-vjp" trick).
-def _leaf(X: Tensor) -> Tensor:
-    return X if X.requires_grad else X.detach().requires_grad_(True)
-
-
-def _vjp(fn: Callable[[Tensor], Tensor], X: Tensor, G: Tensor) -> Tensor:
-    """``Dfn(X)^* [G]``, differentiable again."""
-    with torch.enable_grad():
-        X = _leaf(X)
-        Y = fn(X)
-        if not Y.requires_grad:  # fn does not depend on X (Euclidean space)
-            return torch.zeros_like(X)
-        (g,) = torch.autograd.grad(Y, X, G.to(Y.dtype), create_graph=True, allow_unused=True)
-    return torch.zeros_like(X) if g is None else g
-
-
-def _jvp(fn: Callable[[Tensor], Tensor], X: Tensor, D: Tensor) -> Tensor:
-    """``Dfn(X)[D]``, differentiable again."""
-    with torch.enable_grad():
-        X = _leaf(X)
-        Y = fn(X)
-        if not Y.requires_grad:
-            return torch.zeros_like(Y)
-        U = torch.zeros_like(Y, requires_grad=True)
-        (g,) = torch.autograd.grad(Y, X, U, create_graph=True, allow_unused=True)
-        if g is None:
-            return torch.zeros_like(Y)
-        (jv,) = torch.autograd.grad(g, U, D.to(X.dtype), create_graph=True, allow_unused=True)
-    return torch.zeros_like(Y) if jv is None else jv
 
 
 class basic_manifold_torch:
