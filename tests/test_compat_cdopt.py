@@ -19,15 +19,16 @@ import solvent.compat.cdopt as cd
 from solvent.compat.cdopt.manifold_torch import sphere_torch, stiefel_torch
 from solvent.compat.cdopt.nn import (
     GRU_cdopt,
-    LSTM_cdopt,
     Linear_cdopt,
+    LSTM_cdopt,
     get_constraint_violation,
     get_constraint_violation_vector,
     get_quad_penalty,
 )
 
 MODULES = ["manifold_torch", "manifold_np", "core", "core.problem", "nn", "nn.modules",
-           "nn.modules.utils", "nn.utils", "nn.utils.set_constraints", "nn.utils.stateless"]  # fmt: skip
+           "nn.modules.utils", "nn.utils", "nn.utils.set_constraints",
+           "nn.utils.stateless"]  # fmt: skip
 LAYERS = [
     ("Linear_cdopt", (6, 4), [(3, 6)]), ("Bilinear_cdopt", (3, 4, 5), [(2, 3), (2, 4)]),
     ("Conv1d_cdopt", (4, 6, 3), [(2, 4, 7)]), ("Conv2d_cdopt", (2, 3, 2), [(1, 2, 4, 4)]),
@@ -116,9 +117,9 @@ def test_conv_view_is_cdopts_out_k_k_by_in():
 
 def test_violation_is_the_norm_per_layer_and_penalty_lambda_times_square():
     torch.manual_seed(0)
-    model = nn.Sequential(Linear_cdopt(5, 3, manifold_class=stiefel_torch, penalty_param=0.25),
-                          nn.ReLU(),
-                          Linear_cdopt(3, 2, manifold_class=sphere_torch, penalty_param=0.5)).double()  # noqa: E501
+    first = Linear_cdopt(5, 3, manifold_class=stiefel_torch, penalty_param=0.25)
+    last = Linear_cdopt(3, 2, manifold_class=sphere_torch, penalty_param=0.5)
+    model = nn.Sequential(first, nn.ReLU(), last).double()
     with torch.no_grad():
         model[0].weight.mul_(1.3)
         model[2].weight.mul_(0.8)
@@ -153,7 +154,7 @@ def test_functional_call_on_a_recurrent_layer_uses_the_given_weight():
     x = torch.randn(5, 1, 3, dtype=torch.float64)
     W = 2.0 * torch.eye(4, dtype=torch.float64)  # A(2I) = 2I (1.5 - 2) = -I
     out = cd.nn.utils.stateless.functional_call(rnn, {"weight_hh_l0": W}, x)[0]
-    ref = cd.nn.utils.stateless.functional_call(rnn, {"weight_hh_l0": -torch.eye(4).double()}, x)[0]  # noqa: E501
+    ref = cd.nn.utils.stateless.functional_call(rnn, {"weight_hh_l0": -torch.eye(4).double()}, x)[0]
     torch.testing.assert_close(out, ref)
     assert not torch.allclose(out, rnn(x)[0])
     pen = cd.nn.utils.stateless.get_quad_penalty_call(rnn, {"weight_hh_l0": W})
@@ -217,7 +218,7 @@ def test_problem_gradient_and_hvp_are_exact(kind):
     Ht = torch.as_tensor(Hm)
     if kind.startswith("torch"):
         M = stiefel_torch((6, 2))
-        f = lambda X: -0.5 * torch.sum(X * (Ht @ X)) + torch.sum(X ** 4)  # noqa: E731
+        f = lambda X: -0.5 * torch.sum(X * (Ht @ X)) + torch.sum(X ** 4)
         grad = (lambda X: -Ht @ X + 4 * X ** 3) if kind == "torch_given_grad" else None
         pb = cd.problem(M, f, obj_grad=grad, beta=7.0)
     elif kind == "numpy_given":
@@ -241,7 +242,7 @@ def test_problem_gradient_and_hvp_are_exact(kind):
 
 def test_problem_auto_beta_is_reproducible_from_numpy_seed():
     M = stiefel_torch((5, 2))
-    f = lambda X: -torch.sum(X[:, 0] * X[:, 1] ** 3)  # noqa: E731
+    f = lambda X: -torch.sum(X[:, 0] * X[:, 1] ** 3)
     betas = []
     for _ in range(2):
         np.random.seed(3)

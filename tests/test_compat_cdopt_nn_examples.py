@@ -1,4 +1,4 @@
-"""CDOpt's documented network examples run after the substitution ``cdopt`` -> ``solvent.compat.cdopt``.
+"""CDOpt's documented network examples run after the substitution cdopt -> solvent.compat.cdopt.
 
 The examples live in ``tests/cdopt_examples/`` (CDOpt's code, that substitution,
 small sizes, offline MNIST-shaped data). ``CDOPT`` holds the figures of the same

@@ -1,3 +1,6 @@
-"""Compatibility layers for code written against other libraries (see :mod:`solvent.compat.cdopt`)."""
+"""Compatibility layers for code written against other libraries.
+
+See :mod:`solvent.compat.cdopt`.
+"""
 
 __all__ = ["cdopt"]

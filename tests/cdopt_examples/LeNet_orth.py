@@ -8,15 +8,17 @@ images and epochs are parameters (CDOpt: 60000 images, 5 epochs), CPU only,
 no printing.
 """
 
+# ruff: noqa  (CDOpt's example code, kept as CDOpt wrote it: that is what is being ported)
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.optim as optim
 from torch.optim.lr_scheduler import StepLR
 
-import solvent.compat.cdopt  # noqa: F401
+import solvent.compat.cdopt
 from solvent.compat.cdopt.manifold_torch import stiefel_torch
-from solvent.compat.cdopt.nn.modules import Conv2d_cdopt, Linear_cdopt, get_quad_penalty  # noqa: F401
+from solvent.compat.cdopt.nn.modules import Conv2d_cdopt, Linear_cdopt, get_quad_penalty
 from solvent.compat.cdopt.nn.utils.set_constraints import set_constraint_dissolving
 from tests.cdopt_examples._data import fake_mnist
 
@@ -26,7 +28,7 @@ class Net(nn.Module):
     def __init__(self):
         super(Net, self).__init__()
         # 1 input image channel, 6 output channels, 5x5 square convolution
-        # kernel, the `manifold_class` can be chosen as any manifold class provided in `cdopt.manifold_torch`  # noqa: E501
+        # kernel, the `manifold_class` can be chosen as any manifold class provided in `cdopt.manifold_torch`
         self.conv1 = Conv2d_cdopt(1, 6, 5, manifold_class=stiefel_torch, penalty_param=0.05)
         self.conv2 = Conv2d_cdopt(6, 16, 5, manifold_class=stiefel_torch, penalty_param=0.05)
         # an affine operation: y = Wx + b
@@ -52,15 +54,15 @@ class new_Net(nn.Module):
     def __init__(self):
         super(new_Net, self).__init__()
         # 1 input image channel, 6 output channels, 5x5 square convolution
-        # kernel, the `manifold_class` can be chosen as any manifold class provided in `cdopt.manifold_torch`  # noqa: E501
+        # kernel, the `manifold_class` can be chosen as any manifold class provided in `cdopt.manifold_torch`
         self.conv1 = nn.Conv2d(1, 6, 5)
         self.conv2 = nn.Conv2d(6, 16, 5)
         # an affine operation: y = Wx + b
         self.fc1 = nn.Linear(256, 120)  # 5*5 from image dimension
         self.fc2 = nn.Linear(120, 84)
         self.fc3 = nn.Linear(84, 10)
-        set_constraint_dissolving(self.conv1, 'weight', manifold_class= stiefel_torch, penalty_param= 0.05)  # noqa: E501
-        set_constraint_dissolving(self.conv2, 'weight', manifold_class= stiefel_torch, penalty_param= 0.05)  # noqa: E501
+        set_constraint_dissolving(self.conv1, 'weight', manifold_class= stiefel_torch, penalty_param= 0.05)
+        set_constraint_dissolving(self.conv2, 'weight', manifold_class= stiefel_torch, penalty_param= 0.05)
 
     def forward(self, x):
         # Max pooling over a (2, 2) window

@@ -9,6 +9,8 @@ parameters (CDOpt: 60000 images, 10 epochs), CPU only, no printing. (The
 JAX/Flax part of the tutorial is out of scope.)
 """
 
+# ruff: noqa  (CDOpt's example code, kept as CDOpt wrote it: that is what is being ported)
+
 from __future__ import print_function
 
 import torch
@@ -20,7 +22,7 @@ from torch.optim.lr_scheduler import StepLR
 import solvent.compat.cdopt
 from solvent.compat.cdopt.manifold_torch import stiefel_torch
 from solvent.compat.cdopt.nn import get_quad_penalty
-from solvent.compat.cdopt.nn.modules import Conv2d_cdopt, Linear_cdopt  # noqa: F401
+from solvent.compat.cdopt.nn.modules import Conv2d_cdopt, Linear_cdopt
 from solvent.compat.cdopt.nn.utils.set_constraints import set_constraint_dissolving
 from solvent.compat.cdopt.nn.utils.stateless import (
     functional_call,
@@ -129,7 +131,7 @@ class LeNet(nn.Module):  # the tutorial's second "Net"
         self.conv1 = nn.Conv2d(1, 6, 5)
         self.conv2 = nn.Conv2d(6, 16, 5)
         self.fc1 = nn.Linear(256, 120)  # 5*5 from image dimension
-        set_constraint_dissolving(self.fc1, 'weight', manifold_class = stiefel_torch, penalty_param= 0.02)  # noqa: E501
+        set_constraint_dissolving(self.fc1, 'weight', manifold_class = stiefel_torch, penalty_param= 0.02)
         self.fc2 = nn.Linear(120, 84)
         self.fc3 = nn.Linear(84, 10)
 
@@ -153,7 +155,7 @@ def main_set_constraints(n=64):
     loss = F.nll_loss(net(data), target) + get_quad_penalty(net)
     loss.backward()
     W = net.fc1.weight.detach()   # A(original): the weight fc1 computes with
-    return {"loss": loss.item(), "original_shape": tuple(net.fc1.parametrizations.weight.original.shape),  # noqa: E501
+    return {"loss": loss.item(), "original_shape": tuple(net.fc1.parametrizations.weight.original.shape),
             "gram_error": float((W @ W.T - torch.eye(120)).abs().max()),
             "grad": net.fc1.parametrizations.weight.original.grad is not None}
 
@@ -162,7 +164,7 @@ def main_set_constraints(n=64):
 class MyModule(nn.Module):
     def __init__(self):
         super().__init__()
-        self.fc1 = solvent.compat.cdopt.nn.Linear_cdopt(3, 3, manifold_class= stiefel_torch, penalty_param=0.1)  # noqa: E501
+        self.fc1 = solvent.compat.cdopt.nn.Linear_cdopt(3, 3, manifold_class= stiefel_torch, penalty_param=0.1)
         self.bn = nn.BatchNorm1d(3)
         self.fc2 = nn.Linear(3, 3)
 

@@ -8,6 +8,8 @@ ports and the epoch count passed in, and each trainer saves its figures to
 ``outdir`` instead of printing them.
 """
 
+# ruff: noqa  (CDOpt's example code, kept as CDOpt wrote it: that is what is being ported)
+
 import os
 import random
 
@@ -23,7 +25,7 @@ from torch.distributed.rpc import RRef, TensorPipeRpcBackendOptions
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import solvent.compat.cdopt
-from solvent.compat.cdopt.manifold_torch import oblique_torch, stiefel_torch  # noqa: F401
+from solvent.compat.cdopt.manifold_torch import oblique_torch, stiefel_torch
 from solvent.compat.cdopt.nn import get_quad_penalty
 
 NUM_EMBEDDINGS = 100
@@ -41,7 +43,7 @@ class HybridModel(torch.nn.Module):
     def __init__(self, remote_emb_module, device):
         super(HybridModel, self).__init__()
         self.remote_emb_module = remote_emb_module
-        self.fc = DDP(solvent.compat.cdopt.nn.Linear_cdopt(16, 8, manifold_class=stiefel_torch, penalty_param = 0.5))  # noqa: E501
+        self.fc = DDP(solvent.compat.cdopt.nn.Linear_cdopt(16, 8, manifold_class=stiefel_torch, penalty_param = 0.5))
         self.device = device
 
     def forward(self, indices, offsets):
@@ -198,4 +200,4 @@ def run_worker(rank, world_size, rpc_port, pg_port, epochs, outdir):
 def main(rpc_port, pg_port, outdir, epochs=2):
     # 2 trainers, 1 parameter server, 1 master.
     world_size = 4
-    mp.spawn(run_worker, args=(world_size, rpc_port, pg_port, epochs, outdir), nprocs=world_size, join=True)  # noqa: E501
+    mp.spawn(run_worker, args=(world_size, rpc_port, pg_port, epochs, outdir), nprocs=world_size, join=True)

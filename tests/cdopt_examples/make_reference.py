@@ -72,7 +72,8 @@ def case(name: str, spec) -> dict:
 
 EXAMPLES = ["quick_start", "dictionary_learning", "nearest_correlation", "symplectic_eigenvalue",
             "nonlinear_eigenvalue", "bose_einstein_condensates", "rnn_single_layer",
-            "rnn_multi_layer", "rnn_lstm", "sine_sequence", "LeNet_orth", "build_networks"]  # fmt: skip
+            "rnn_multi_layer", "rnn_lstm", "sine_sequence", "LeNet_orth",
+            "build_networks"]  # fmt: skip
 
 
 def run_example_on_cdopt(name: str) -> dict:
@@ -84,7 +85,8 @@ def run_example_on_cdopt(name: str) -> dict:
     module = types.ModuleType(f"cdopt_{name}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exec(compile(src.replace("solvent.compat.cdopt", "cdopt"), name, "exec"), module.__dict__)
+        code = compile(src.replace("solvent.compat.cdopt", "cdopt"), name, "exec")
+        exec(code, module.__dict__)  # noqa: S102 (our own example file, substitution undone)
         out = module.main()
     return {k: v for k, v in out.items() if isinstance(v, (float, int, tuple, list))}
 
@@ -98,7 +100,7 @@ def main() -> None:
     for name in EXAMPLES if "--layers-only" not in sys.argv else []:
         try:
             print(name, run_example_on_cdopt(name), flush=True)
-        except Exception as err:  # report and go on: some examples fail on cdopt itself
+        except Exception as err:  # noqa: BLE001 (report and go on: some fail on cdopt itself)
             print(name, "FAILS on cdopt:", type(err).__name__, err, flush=True)
     ref = {name: case(name, spec) for name, spec in CASES.items()}
     ref["_made_with"] = f"cdopt {getattr(cdopt, '__version__', '0.5.5')}, torch {torch.__version__}"

@@ -5,9 +5,11 @@ automatic differentiation). Changes besides the substitution: n and p are
 parameters (CDOpt: 1000, 10), the seed is set, printing is left out.
 """
 
+# ruff: noqa  (CDOpt's example code, kept as CDOpt wrote it: that is what is being ported)
+
 import numpy as np
 import scipy as sp
-from scipy.optimize import fmin_bfgs, fmin_cg, fmin_l_bfgs_b, fmin_ncg  # noqa: F401
+from scipy.optimize import fmin_bfgs, fmin_cg, fmin_l_bfgs_b, fmin_ncg
 from scipy.sparse import diags
 from scipy.sparse.linalg import spsolve
 
@@ -39,7 +41,7 @@ def main(n=60, p=4, seed=0, methods=("L-BFGS-B", "CG", "trust-krylov", "trust-nc
 
     M = solvent.compat.cdopt.manifold_np.stiefel_np((n,p))   # The Stiefel manifold.
 
-    problem_test = solvent.compat.cdopt.core.problem(M, obj_fun,obj_grad=obj_grad, obj_hvp=obj_hvp, beta = 30)  # describe the optimization problem and set the penalty parameter \beta.  # noqa: E501
+    problem_test = solvent.compat.cdopt.core.problem(M, obj_fun,obj_grad=obj_grad, obj_hvp=obj_hvp, beta = 30)  # describe the optimization problem and set the penalty parameter \beta.
 
     cdf_fun_np = problem_test.cdf_fun_vec_np
     cdf_grad_np = problem_test.cdf_grad_vec_np
@@ -53,7 +55,7 @@ def main(n=60, p=4, seed=0, methods=("L-BFGS-B", "CG", "trust-krylov", "trust-nc
                "trust-ncg": {'gtol': 1e-06, 'disp': False}}
     for method in methods:
         hessp = cdf_hvp_np if method.startswith("trust") else None
-        out_msg = sp.optimize.minimize(cdf_fun_np, Xinit, method=method,jac = cdf_grad_np, hessp = hessp, options=options[method])  # noqa: E501
+        out_msg = sp.optimize.minimize(cdf_fun_np, Xinit, method=method,jac = cdf_grad_np, hessp = hessp, options=options[method])
         feas = M.Feas_eval(M.v2m(M.array2tensor(out_msg.x)))   # Feasibility
         stationarity = np.linalg.norm(out_msg['jac'],2)   # stationarity
         results[method] = (float(out_msg['fun']), float(feas), float(stationarity))

@@ -4,15 +4,17 @@ Changes besides the substitution: m, s and the Adam iterations are parameters
 (CDOpt: 200, 8, 2000), seeds are set, printing and tqdm are left out.
 """
 
+# ruff: noqa  (CDOpt's example code, kept as CDOpt wrote it: that is what is being ported)
+
 # Import basic functions
 import time
 
 import numpy as np
 import scipy as sp
 import torch
-from scipy.optimize import fmin_bfgs, fmin_cg, fmin_l_bfgs_b, fmin_ncg  # noqa: F401
+from scipy.optimize import fmin_bfgs, fmin_cg, fmin_l_bfgs_b, fmin_ncg
 
-import solvent.compat.cdopt  # noqa: F401
+import solvent.compat.cdopt
 from solvent.compat.cdopt.core.problem import problem
 from solvent.compat.cdopt.manifold_torch import stiefel_torch
 
@@ -38,7 +40,7 @@ def main(m=30, s=4, adam_iters=300, seed=0):
 
     cdf_fun_np = problem_test.cdf_fun_vec_np
     cdf_grad_np = problem_test.cdf_grad_vec_np
-    cdf_hvp_np = problem_test.cdf_hvp_vec_np  # noqa: F841
+    cdf_hvp_np = problem_test.cdf_hvp_vec_np
 
     # Implement L-BFGS solver from scipy.optimize
     Xinit = problem_test.Xinit_vec_np

@@ -5,19 +5,21 @@ sizes and epochs are parameters (CDOpt: hidden 100, 2 layers, 10 epochs on
 60000 images), CPU only, no printing, plots or confusion matrix.
 """
 
-import os  # noqa: F401
+# ruff: noqa  (CDOpt's example code, kept as CDOpt wrote it: that is what is being ported)
+
+import os
 import random
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F  # noqa: F401
+import torch.nn.functional as F
 import torch.optim as optim
-from torch.nn.parameter import Parameter  # noqa: F401
+from torch.nn.parameter import Parameter
 
-import solvent.compat.cdopt  # noqa: F401
-from solvent.compat.cdopt.manifold_torch import euclidean_torch, stiefel_torch  # noqa: F401
-from solvent.compat.cdopt.nn import LSTM_cdopt, RNN_cdopt, get_quad_penalty  # noqa: F401
+import solvent.compat.cdopt
+from solvent.compat.cdopt.manifold_torch import euclidean_torch, stiefel_torch
+from solvent.compat.cdopt.nn import LSTM_cdopt, RNN_cdopt, get_quad_penalty
 from tests.cdopt_examples._data import fake_mnist
 
 device = torch.device('cpu')
@@ -28,11 +30,11 @@ class LSTM_MNIST(nn.Module):
     def __init__(self, input_size, hidden_size, layer_size, output_size, bidirectional=True):
         super(LSTM_MNIST, self).__init__()
 
-        self.input_size, self.hidden_size, self.layer_size, self.output_size = input_size, hidden_size, layer_size, output_size  # noqa: E501
+        self.input_size, self.hidden_size, self.layer_size, self.output_size = input_size, hidden_size, layer_size, output_size
         self.bidirectional = bidirectional
 
         # Step1: the LSTM model
-        self.lstm = LSTM_cdopt(input_size, hidden_size, layer_size, batch_first=True, bidirectional=bidirectional, manifold_class = stiefel_torch, penalty_param = 0.5)  # noqa: E501
+        self.lstm = LSTM_cdopt(input_size, hidden_size, layer_size, batch_first=True, bidirectional=bidirectional, manifold_class = stiefel_torch, penalty_param = 0.5)
 
         # Step2: the FNN
         if bidirectional: # we'll have 2 more layers
@@ -81,8 +83,8 @@ def train_network(model, train_data, test_data, batchSize=64, num_epochs=1, lear
 
     # Create dataloader for training dataset - so we can train on multiple batches
     # Shuffle after every epoch
-    train_loader = torch.utils.data.DataLoader(dataset=train_data, batch_size=batchSize, shuffle=True, drop_last=True)  # noqa: E501
-    test_loader = torch.utils.data.DataLoader(dataset=test_data, batch_size=batchSize, shuffle=True, drop_last=True)  # noqa: E501
+    train_loader = torch.utils.data.DataLoader(dataset=train_data, batch_size=batchSize, shuffle=True, drop_last=True)
+    test_loader = torch.utils.data.DataLoader(dataset=test_data, batch_size=batchSize, shuffle=True, drop_last=True)
 
     # Create criterion and optimizer
     criterion = nn.CrossEntropyLoss()
@@ -109,7 +111,7 @@ def train_network(model, train_data, test_data, batchSize=64, num_epochs=1, lear
             out = model(images)
             # Clears the gradients from previous iteration
             optimizer.zero_grad()
-            # Computes loss: how far is the prediction from the actual? And add the layer.quad_penalty() to the loss function.  # noqa: E501
+            # Computes loss: how far is the prediction from the actual? And add the layer.quad_penalty() to the loss function.
             loss = criterion(out, labels) + get_quad_penalty(model)
             # Computes gradients for neurons
             loss.backward()

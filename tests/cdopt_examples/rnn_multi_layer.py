@@ -5,18 +5,20 @@ sizes and epochs are parameters (CDOpt: hidden 100, 2 layers, 10 epochs on
 60000 images), CPU only, no printing or plots.
 """
 
-import os  # noqa: F401
+# ruff: noqa  (CDOpt's example code, kept as CDOpt wrote it: that is what is being ported)
+
+import os
 import random
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F  # noqa: F401
+import torch.nn.functional as F
 import torch.optim as optim
-from torch.nn.parameter import Parameter  # noqa: F401
+from torch.nn.parameter import Parameter
 
-import solvent.compat.cdopt  # noqa: F401
-from solvent.compat.cdopt.manifold_torch import euclidean_torch, stiefel_torch  # noqa: F401
+import solvent.compat.cdopt
+from solvent.compat.cdopt.manifold_torch import euclidean_torch, stiefel_torch
 from solvent.compat.cdopt.nn import RNN_cdopt, get_quad_penalty
 from tests.cdopt_examples._data import fake_mnist
 
@@ -27,13 +29,13 @@ batch_size = 64
 class MultilayerRNN_MNIST(nn.Module):
     def __init__(self, input_size, hidden_size, layer_size, output_size, relu=True):
         super(MultilayerRNN_MNIST, self).__init__()
-        self.input_size, self.hidden_size, self.layer_size, self.output_size = input_size, hidden_size, layer_size, output_size  # noqa: E501
+        self.input_size, self.hidden_size, self.layer_size, self.output_size = input_size, hidden_size, layer_size, output_size
 
-        # Create RNN. Users can try other manifold classes from `cdopt.manifold_torch` in the setup of `cdopt.nn.RNN_cdopt`.  # noqa: E501
+        # Create RNN. Users can try other manifold classes from `cdopt.manifold_torch` in the setup of `cdopt.nn.RNN_cdopt`.
         if relu:
-            self.rnn = RNN_cdopt(input_size, hidden_size, layer_size, batch_first=True, nonlinearity='relu', manifold_class = stiefel_torch, penalty_param = 0.2)  # noqa: E501
+            self.rnn = RNN_cdopt(input_size, hidden_size, layer_size, batch_first=True, nonlinearity='relu', manifold_class = stiefel_torch, penalty_param = 0.2)
         else:
-            self.rnn = RNN_cdopt(input_size, hidden_size, layer_size, batch_first=True, nonlinearity='tanh', manifold_class = stiefel_torch, penalty_param = 0.2)  # noqa: E501
+            self.rnn = RNN_cdopt(input_size, hidden_size, layer_size, batch_first=True, nonlinearity='tanh', manifold_class = stiefel_torch, penalty_param = 0.2)
 
         # Create FNN
         self.fnn = nn.Linear(hidden_size, output_size)
@@ -67,8 +69,8 @@ def train_network(model, train_data, test_data, batchSize=64, num_epochs=1, lear
 
     # Create dataloader for training dataset - so we can train on multiple batches
     # Shuffle after every epoch
-    train_loader = torch.utils.data.DataLoader(dataset=train_data, batch_size=batchSize, shuffle=True, drop_last=True)  # noqa: E501
-    test_loader = torch.utils.data.DataLoader(dataset=test_data, batch_size=batchSize, shuffle=True, drop_last=True)  # noqa: E501
+    train_loader = torch.utils.data.DataLoader(dataset=train_data, batch_size=batchSize, shuffle=True, drop_last=True)
+    test_loader = torch.utils.data.DataLoader(dataset=test_data, batch_size=batchSize, shuffle=True, drop_last=True)
 
     # Create criterion and optimizer
     criterion = nn.CrossEntropyLoss()
@@ -95,7 +97,7 @@ def train_network(model, train_data, test_data, batchSize=64, num_epochs=1, lear
             out = model(images)
             # Clears the gradients from previous iteration
             optimizer.zero_grad()
-            # Computes loss: how far is the prediction from the actual? And add the layer.quad_penalty() to the loss function.  # noqa: E501
+            # Computes loss: how far is the prediction from the actual? And add the layer.quad_penalty() to the loss function.
             loss = criterion(out, labels) + get_quad_penalty(model)
             # Computes gradients for neurons
             loss.backward()
@@ -135,7 +137,7 @@ def main(n_train=512, n_test=128, hidden_size=32, layer_size=2, num_epochs=1, re
     input_size = 28
     output_size = 10
     # We'll use TANH as our activation function
-    multilayer_rnn = MultilayerRNN_MNIST(input_size, hidden_size, layer_size, output_size, relu=relu)  # noqa: E501
+    multilayer_rnn = MultilayerRNN_MNIST(input_size, hidden_size, layer_size, output_size, relu=relu)
     multilayer_rnn.to(device)
     out = train_network(multilayer_rnn, mnist_train, mnist_test, num_epochs=num_epochs,
                         learning_rate=learning_rate)

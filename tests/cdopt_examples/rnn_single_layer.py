@@ -5,18 +5,20 @@ instead of the torchvision download, sizes and epochs are parameters (CDOpt:
 hidden 150, 10 epochs on 60000 images), CPU only, no printing or plots.
 """
 
-import os  # noqa: F401
+# ruff: noqa  (CDOpt's example code, kept as CDOpt wrote it: that is what is being ported)
+
+import os
 import random
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F  # noqa: F401
+import torch.nn.functional as F
 import torch.optim as optim
-from torch.nn.parameter import Parameter  # noqa: F401
+from torch.nn.parameter import Parameter
 
-import solvent.compat.cdopt  # noqa: F401
-from solvent.compat.cdopt.manifold_torch import euclidean_torch, stiefel_torch  # noqa: F401
+import solvent.compat.cdopt
+from solvent.compat.cdopt.manifold_torch import euclidean_torch, stiefel_torch
 from solvent.compat.cdopt.nn import RNN_cdopt, get_quad_penalty
 from tests.cdopt_examples._data import fake_mnist
 
@@ -37,10 +39,10 @@ batch_size = 64
 class VanillaRNN_MNIST(nn.Module):
     def __init__(self, batch_size, input_size, hidden_size, output_size):
         super(VanillaRNN_MNIST, self).__init__()
-        self.batch_size, self.input_size, self.hidden_size, self.output_size = batch_size, input_size, hidden_size, output_size  # noqa: E501
+        self.batch_size, self.input_size, self.hidden_size, self.output_size = batch_size, input_size, hidden_size, output_size
 
-        # replace nn.RNN Layer by the layers from `cdopt.nn.RNN_cdopt`. Users can try other manifold classes from `cdopt.manifold_torch`  # noqa: E501
-        self.rnn = RNN_cdopt(input_size, hidden_size, manifold_class = stiefel_torch, penalty_param = 0.2)  # noqa: E501
+        # replace nn.RNN Layer by the layers from `cdopt.nn.RNN_cdopt`. Users can try other manifold classes from `cdopt.manifold_torch`
+        self.rnn = RNN_cdopt(input_size, hidden_size, manifold_class = stiefel_torch, penalty_param = 0.2)
         # Fully Connected Layer. Users can try other manifold classes from `cdopt.manifold_torch`.
         self.layer = nn.Linear(hidden_size, self.output_size)
 
@@ -73,8 +75,8 @@ def train_network(model, train_data, test_data, batchSize=64, num_epochs=1, lear
 
     # Create dataloader for training dataset - so we can train on multiple batches
     # Shuffle after every epoch
-    train_loader = torch.utils.data.DataLoader(dataset=train_data, batch_size=batchSize, shuffle=True, drop_last=True)  # noqa: E501
-    test_loader = torch.utils.data.DataLoader(dataset=test_data, batch_size=batchSize, shuffle=True, drop_last=True)  # noqa: E501
+    train_loader = torch.utils.data.DataLoader(dataset=train_data, batch_size=batchSize, shuffle=True, drop_last=True)
+    test_loader = torch.utils.data.DataLoader(dataset=test_data, batch_size=batchSize, shuffle=True, drop_last=True)
 
     # Create criterion and optimizer
     criterion = nn.CrossEntropyLoss()
@@ -101,7 +103,7 @@ def train_network(model, train_data, test_data, batchSize=64, num_epochs=1, lear
             out = model(images)
             # Clears the gradients from previous iteration
             optimizer.zero_grad()
-            # Computes loss: how far is the prediction from the actual? And add the layer.quad_penalty() to the loss function.  # noqa: E501
+            # Computes loss: how far is the prediction from the actual? And add the layer.quad_penalty() to the loss function.
             loss = criterion(out, labels) + get_quad_penalty(model)
             # Computes gradients for neurons
             loss.backward()

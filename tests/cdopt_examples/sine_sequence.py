@@ -5,6 +5,8 @@ steps and the predicted future are parameters (CDOpt: 100, 1000, 15, 1000),
 CPU only, no printing or plots.
 """
 
+# ruff: noqa  (CDOpt's example code, kept as CDOpt wrote it: that is what is being ported)
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -19,8 +21,8 @@ device = torch.device('cpu')
 class Sequence(nn.Module):
     def __init__(self):
         super(Sequence, self).__init__()
-        self.lstm1 = LSTMCell_cdopt(1, 51, manifold_class=solvent.compat.cdopt.manifold_torch.stiefel_torch, penalty_param=0.01)  # noqa: E501
-        self.lstm2 = LSTMCell_cdopt(51, 51, manifold_class=solvent.compat.cdopt.manifold_torch.stiefel_torch, penalty_param=0.01)  # noqa: E501
+        self.lstm1 = LSTMCell_cdopt(1, 51, manifold_class=solvent.compat.cdopt.manifold_torch.stiefel_torch, penalty_param=0.01)
+        self.lstm2 = LSTMCell_cdopt(51, 51, manifold_class=solvent.compat.cdopt.manifold_torch.stiefel_torch, penalty_param=0.01)
         self.linear = nn.Linear(51, 1)
 
     def forward(self, input, future = 0):
@@ -72,7 +74,7 @@ def main(N=20, L=40, total_steps=1, future=10):
 
     test_losses, train_losses = [], []
     with torch.no_grad():
-        test_losses.append(criterion(seq(test_input, future=future)[:, :-future], test_target).item())  # noqa: E501
+        test_losses.append(criterion(seq(test_input, future=future)[:, :-future], test_target).item())
     for i in range(total_steps):
         def closure():
             optimizer.zero_grad()

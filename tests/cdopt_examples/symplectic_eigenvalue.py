@@ -6,10 +6,12 @@ parameters (CDOpt: 1000, 10), seeds are set, the device is the CPU, printing is
 left out.
 """
 
+# ruff: noqa  (CDOpt's example code, kept as CDOpt wrote it: that is what is being ported)
+
 import numpy as np
 import scipy as sp
 import torch
-from scipy.optimize import fmin_bfgs, fmin_cg, fmin_l_bfgs_b, fmin_ncg  # noqa: F401
+from scipy.optimize import fmin_bfgs, fmin_cg, fmin_l_bfgs_b, fmin_ncg
 from scipy.sparse import diags
 
 import solvent.compat.cdopt
@@ -22,14 +24,14 @@ def main(n=40, p=4, seed=0, methods=("L-BFGS-B", "CG", "trust-krylov", "trust-nc
     dtype = torch.float64
 
     L_ori = diags([-1,3,-1], [-1,0,1], shape=(n,n), format='csc')
-    L = torch.sparse_csr_tensor(L_ori.indptr, L_ori.indices, L_ori.data, device= device, dtype= dtype)  # noqa: E501
+    L = torch.sparse_csr_tensor(L_ori.indptr, L_ori.indices, L_ori.data, device= device, dtype= dtype)
 
     def obj_fun(X):
         return 0.5 * torch.sum( X * torch.matmul(L, X)  )
 
-    M = solvent.compat.cdopt.manifold_torch.symp_stiefel_torch((n,p), device = device, dtype = dtype)   # The sympletctic manifold  # noqa: E501
+    M = solvent.compat.cdopt.manifold_torch.symp_stiefel_torch((n,p), device = device, dtype = dtype)   # The sympletctic manifold
 
-    problem_test = solvent.compat.cdopt.core.problem(M, obj_fun, beta = 'auto')  # describe the optimization problem and set the penalty parameter \beta.  # noqa: E501
+    problem_test = solvent.compat.cdopt.core.problem(M, obj_fun, beta = 'auto')  # describe the optimization problem and set the penalty parameter \beta.
 
     cdf_fun_np = problem_test.cdf_fun_vec_np
     cdf_grad_np = problem_test.cdf_grad_vec_np
@@ -43,7 +45,7 @@ def main(n=40, p=4, seed=0, methods=("L-BFGS-B", "CG", "trust-krylov", "trust-nc
                "trust-ncg": {'gtol': 1e-06, 'disp': False}}
     for method in methods:
         hessp = cdf_hvp_np if method.startswith("trust") else None
-        out_msg = sp.optimize.minimize(cdf_fun_np, Xinit, method=method,jac = cdf_grad_np, hessp = hessp, options=options[method])  # noqa: E501
+        out_msg = sp.optimize.minimize(cdf_fun_np, Xinit, method=method,jac = cdf_grad_np, hessp = hessp, options=options[method])
         feas = M.Feas_eval(M.v2m(M.array2tensor(out_msg.x)))   # Feasibility
         stationarity = np.linalg.norm(out_msg['jac'],2)   # stationarity
         results[method] = (float(out_msg['fun']), float(feas), float(stationarity))

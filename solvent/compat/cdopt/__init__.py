@@ -21,11 +21,21 @@ Example:
 
 from solvent.compat.cdopt import core, manifold_np, manifold_torch, nn
 from solvent.compat.cdopt.core import problem
-from solvent.compat.cdopt.manifold_np import *  # noqa: F403 (flat names, see __all__)
-from solvent.compat.cdopt.manifold_torch import *  # noqa: F403
-from solvent.compat.cdopt.nn.modules import *  # noqa: F403
+from solvent.compat.cdopt.manifold_np import *
+from solvent.compat.cdopt.manifold_torch import *
+from solvent.compat.cdopt.nn.modules import *
 
 __all__ = [
-    "core", "manifold_np", "manifold_torch", "nn", "problem",
-    *manifold_np.__all__, *manifold_torch.__all__, *nn.modules.__all__,
+    "Bilinear_cdopt", "Conv1d_cdopt", "Conv2d_cdopt", "Conv3d_cdopt", "ConvTranspose1d_cdopt",
+    "ConvTranspose2d_cdopt", "ConvTranspose3d_cdopt", "GRUCell_cdopt", "GRU_cdopt",
+    "LSTMCell_cdopt", "LSTM_cdopt", "Linear_cdopt", "RNNBase_cdopt", "RNNCell_cdopt",
+    "RNN_cdopt", "basic_manifold_np", "basic_manifold_torch", "core", "euclidean_np",
+    "euclidean_torch", "generalized_stiefel_np", "generalized_stiefel_torch",
+    "get_Amapped_params", "get_constraint_violation", "get_constraint_violation_vector",
+    "get_named_Amapped_params", "get_named_params_manifolds", "get_params_manifolds",
+    "get_quad_penalty", "grassmann_np", "grassmann_torch", "hyperbolic_np", "hyperbolic_torch",
+    "manifold_np", "manifold_torch", "nn", "oblique_np", "oblique_torch",
+    "parameters_to_vector", "problem", "sphere_np", "sphere_torch", "stiefel_np",
+    "stiefel_torch", "symp_stiefel_np", "symp_stiefel_torch", "wvt_flatten2d",
+    "wvt_flatten2d_transp", "wvt_identical", "wvt_transp",
 ]  # fmt: skip

@@ -54,8 +54,15 @@ def _numpy_io(method):
     return wrapper
 
 
-class basic_manifold_np:  # noqa: N801 (CDOpt's name)
+class basic_manifold_np:
     """A CDOpt NumPy manifold: the torch class of the same name, with array input and output.
+
+    Example:
+        >>> import numpy as np
+        >>> from solvent.compat.cdopt.manifold_np import sphere_np
+        >>> M = sphere_np((3, 1))
+        >>> M.A(np.array([[1.0], [1.0], [0.0]])).ravel().tolist()   # 2X / (1 + ||X||^2)
+        [0.6666666666666666, 0.6666666666666666, 0.0]
 
     Args:
         var_shape: the shape of one variable.
@@ -84,7 +91,7 @@ class basic_manifold_np:  # noqa: N801 (CDOpt's name)
     Post_process = _numpy_io(_mt.basic_manifold_torch.Post_process)
 
     def Init_point(self, Xinit: np.ndarray | None = None) -> np.ndarray:
-        """A feasible point: solvent's ``project`` of Xinit or of ``np.random.randn(*var_shape)``."""
+        """A feasible point: solvent's ``project`` of Xinit, or of a ``np.random.randn`` draw."""
         X = np.random.randn(*self.var_shape) if Xinit is None else np.asarray(Xinit)
         return self.Post_process(np.asarray(X, dtype=np.float64))
 
@@ -116,8 +123,9 @@ class basic_manifold_np:  # noqa: N801 (CDOpt's name)
         return f"{self.name}({self.var_shape}, solvent={self.manifold!r})"
 
 
-def _np_class(name: str, torch_class: type) -> type:
-    doc = f"CDOpt's ``{name}``: :class:`{torch_class.__name__}` on NumPy arrays."
+def _np_class(name: str, torch_class: type, shape=(4, 2)) -> type:
+    doc = (f"CDOpt's ``{name}``: :class:`{torch_class.__name__}` on NumPy arrays."
+           + _mt._EXAMPLE.format(module=__name__, name=name, shape=shape))
     cls = type(name, (basic_manifold_np,), {"torch_class": torch_class, "__doc__": doc})
     cls.__module__ = __name__
     return cls

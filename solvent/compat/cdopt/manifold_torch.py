@@ -28,6 +28,8 @@ import torch
 from torch import Tensor
 
 import solvent
+from solvent.compat.cdopt._autodiff import jvp as _jvp
+from solvent.compat.cdopt._autodiff import vjp as _vjp
 
 __all__ = [
     "basic_manifold_torch", "euclidean_torch", "generalized_stiefel_torch", "grassmann_torch",
@@ -35,41 +37,18 @@ __all__ = [
 ]  # fmt: skip
 
 
-# Both derivatives go through reverse mode (create_graph, so they can be differentiated
-# again): torch's forward mode loads TorchScript decompositions on first use, which
-# warns in torch >= 2.10. ``jvp`` is the vjp of the vjp (the "double-vjp" trick).
-def _leaf(X: Tensor) -> Tensor:
-    return X if X.requires_grad else X.detach().requires_grad_(True)
-
-
-def _vjp(fn: Callable[[Tensor], Tensor], X: Tensor, G: Tensor) -> Tensor:
-    """``Dfn(X)^* [G]``, differentiable again."""
-    with torch.enable_grad():
-        X = _leaf(X)
-        Y = fn(X)
-        if not Y.requires_grad:  # fn does not depend on X (Euclidean space)
-            return torch.zeros_like(X)
-        (g,) = torch.autograd.grad(Y, X, G.to(Y.dtype), create_graph=True, allow_unused=True)
-    return torch.zeros_like(X) if g is None else g
-
-
-def _jvp(fn: Callable[[Tensor], Tensor], X: Tensor, D: Tensor) -> Tensor:
-    """``Dfn(X)[D]``, differentiable again."""
-    with torch.enable_grad():
-        X = _leaf(X)
-        Y = fn(X)
-        if not Y.requires_grad:
-            return torch.zeros_like(Y)
-        U = torch.zeros_like(Y, requires_grad=True)
-        (g,) = torch.autograd.grad(Y, X, U, create_graph=True, allow_unused=True)
-        if g is None:
-            return torch.zeros_like(Y)
-        (jv,) = torch.autograd.grad(g, U, D.to(X.dtype), create_graph=True, allow_unused=True)
-    return torch.zeros_like(Y) if jv is None else jv
-
-
-class basic_manifold_torch:  # noqa: N801 (CDOpt's name)
+class basic_manifold_torch:
     """A CDOpt PyTorch manifold of variables of shape ``var_shape`` (see the module doc).
+
+    The classes below (``stiefel_torch``, ...) each name a solvent manifold.
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.manifold_torch import oblique_torch
+        >>> M = oblique_torch((3, 2))
+        >>> X = M.Init_point()
+        >>> torch.allclose(X.detach().norm(dim=1), torch.ones(3, dtype=torch.float64))
+        True
 
     Args:
         var_shape: the shape of one variable, e.g. ``(n, p)``.
@@ -91,6 +70,11 @@ class basic_manifold_torch:  # noqa: N801 (CDOpt's name)
         self.manifold = solvent.manifold(self.solvent_name, **self._solvent_args(manifold_args))
         self.manifold.check_shape(self.var_shape)
         self._parameters = OrderedDict(self._constants())
+        # Validated once here (and by the layers for their weights' shapes); per call the
+        # maths only, through solvent's protected hooks where the manifold has them.
+        M = self.manifold
+        self._dissolve = getattr(M, "_dissolve", M.dissolve)
+        self._constraint = getattr(M, "_constraint", M.constraint)
 
     # ------------------------------------------------------------------ set-up hooks
     def _solvent_args(self, manifold_args: dict) -> dict:
@@ -108,11 +92,11 @@ class basic_manifold_torch:  # noqa: N801 (CDOpt's name)
     # ------------------------------------------------------------------ maps
     def A(self, X: Tensor) -> Tensor:
         """The constraint dissolving map A(X)."""
-        return self.manifold.dissolve(X)
+        return self._dissolve(X)
 
     def C(self, X: Tensor) -> Tensor:
         """The constraint C(X), zero on the manifold."""
-        return self.manifold.constraint(X)
+        return self._constraint(X)
 
     def JA(self, X: Tensor, G: Tensor) -> Tensor:
         """``DA(X)^* [G]`` (CDOpt's naming: the transposed Jacobian applied to G)."""
@@ -204,9 +188,21 @@ class basic_manifold_torch:  # noqa: N801 (CDOpt's name)
         return f"{self.name}({self.var_shape}, solvent={self.manifold!r})"
 
 
-def _manifold_class(name: str, solvent_name: str, constants=None, solvent_args=None) -> type:
-    body = {"solvent_name": solvent_name, "__doc__": f"CDOpt's ``{name}``: solvent's "
-            f"``{solvent_name!r}`` manifold, variables of shape ``var_shape``."}  # fmt: skip
+_EXAMPLE = """
+
+    Example:
+        >>> from {module} import {name}
+        >>> M = {name}({shape})
+        >>> float(M.Feas_eval(M.Init_point())) < 1e-8
+        True
+"""
+
+
+def _manifold_class(name: str, solvent_name: str, constants=None, solvent_args=None,
+                    shape=(4, 2)) -> type:  # fmt: skip
+    doc = (f"CDOpt's ``{name}``: solvent's ``{solvent_name!r}`` manifold, variables of shape "
+           "``var_shape``." + _EXAMPLE.format(module=__name__, name=name, shape=shape))
+    body = {"solvent_name": solvent_name, "__doc__": doc}
     if constants is not None:
         body["_constants"] = constants
     if solvent_args is not None:

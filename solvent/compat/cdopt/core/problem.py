@@ -41,8 +41,19 @@ _AUTOBETA = {"max_samples": 30, "sample_dist": 1.0, "thresholding": 1e-5, "epsil
              "coeffs": 1.2, "first_order": False}  # fmt: skip
 
 
-class problem:  # noqa: N801 (CDOpt's name)
+class problem:
     """An optimization problem over a CDOpt manifold class (see the module doc).
+
+    Example:
+        >>> import numpy as np
+        >>> from solvent.compat.cdopt.core.problem import problem
+        >>> from solvent.compat.cdopt.manifold_np import sphere_np
+        >>> c = np.array([[3.0], [4.0]])
+        >>> pb = problem(sphere_np((2, 1)), lambda X: -float(np.sum(c * X)),
+        ...              obj_grad=lambda X: -c, obj_hvp=lambda X, D: 0 * D, beta=10)
+        >>> x = pb.Xinit_vec_np
+        >>> pb.cdf_grad_vec_np(x).shape, np.allclose(pb.cdf_hvp_vec_np(x, x).shape, (2,))
+        ((2,), True)
 
     Args:
         manifold: a ``*_torch`` or ``*_np`` manifold instance.

@@ -9,8 +9,6 @@ the layer computes with ``var_to_weight(A(weight_to_var(W)))``. Its
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
@@ -42,6 +40,8 @@ class CDOptLayer:
                                             **self.manifold_args)  # fmt: skip
         for key, value in self.manifold._parameters.items():
             self.register_buffer(key, value, persistent=persistent)
+        for name in self._cdopt_weights:  # a weight the manifold cannot take fails here, once
+            self.manifold.manifold.check_shape(self.weight_to_var(getattr(self, name)).shape)
         self._cdopt_init_weights()
 
     def _cdopt_init_weights(self) -> None:
@@ -79,8 +79,3 @@ class CDOptLayer:
         """``sqrt(quad_penalty())``: the layer's violation ``||C||_F``."""
         return self.quad_penalty().sqrt()
 
-
-def conv_fan_bound(weight: Tensor) -> float:
-    """``1/sqrt(fan_in)`` of a conv or linear weight, torch's bias bound."""
-    fan_in = weight.shape[1] * math.prod(weight.shape[2:])
-    return 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0

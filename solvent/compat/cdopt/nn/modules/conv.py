@@ -65,9 +65,24 @@ class _ConvTranspose(_ConvCDOpt):
                                       self.padding, output_padding, self.groups, self.dilation)
 
 
+_EXAMPLE = """
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import {name}
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> layer = {name}(2, 3, 2, manifold_class=stiefel_torch, penalty_param=0.1)
+        >>> layer.var_shape, layer(torch.randn({shape})).dim()
+        ({var_shape}, {dim})
+"""
+
+
 def _conv_class(name: str, mixin: type, base: type, functional=None) -> type:
+    d = int(name[name.index("d_cdopt") - 1])  # Conv2d_cdopt -> 2
     doc = (f"CDOpt's ``{name}``: :class:`torch.nn.{base.__name__}` with its weight constrained "
-           "to ``manifold_class`` (CDOpt's view of the weight, see the module doc).")  # fmt: skip
+           "to ``manifold_class`` (CDOpt's view of the weight, see the module doc)."
+           + _EXAMPLE.format(name=name, shape=", ".join(["1", "2"] + ["4"] * d),
+                             var_shape=(3 * 2**d, 2), dim=d + 2))  # fmt: skip
     body = {"__doc__": doc, "__module__": __name__, "__qualname__": name}
     if functional is not None:
         body["_functional"] = staticmethod(functional)

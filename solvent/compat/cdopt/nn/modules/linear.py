@@ -31,8 +31,16 @@ from solvent.compat.cdopt.nn.modules.utils import wvt_identical, wvt_transp
 __all__ = ["Bilinear_cdopt", "Linear_cdopt"]
 
 
-class Linear_cdopt(CDOptLayer, nn.Linear):  # noqa: N801 (CDOpt's name)
+class Linear_cdopt(CDOptLayer, nn.Linear):
     """:class:`torch.nn.Linear` whose weight is constrained to ``manifold_class``.
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import Linear_cdopt
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> fc = Linear_cdopt(6, 3, manifold_class=stiefel_torch, penalty_param=0.1)
+        >>> fc.var_shape, fc(torch.randn(2, 6)).shape    # W^T (6 x 3) is the Stiefel point
+        ((6, 3), torch.Size([2, 3]))
 
     Args:
         in_features, out_features, bias, device, dtype: as for ``nn.Linear``.
@@ -72,8 +80,17 @@ def _wvt_bilinear(tensor_shape) -> tuple:
             var_shape)  # fmt: skip
 
 
-class Bilinear_cdopt(CDOptLayer, nn.Bilinear):  # noqa: N801 (CDOpt's name)
-    """:class:`torch.nn.Bilinear` whose weight is constrained (CDOpt's view, see the module doc)."""
+class Bilinear_cdopt(CDOptLayer, nn.Bilinear):
+    """:class:`torch.nn.Bilinear` whose weight is constrained (CDOpt's view, see the module doc).
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import Bilinear_cdopt
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> bl = Bilinear_cdopt(3, 4, 5, manifold_class=stiefel_torch)
+        >>> bl.var_shape, bl(torch.randn(2, 3), torch.randn(2, 4)).shape
+        ((12, 5), torch.Size([2, 5]))
+    """
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
                  device=None, dtype=None, manifold_class=euclidean_torch, penalty_param=0,

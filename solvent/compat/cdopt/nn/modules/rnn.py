@@ -65,9 +65,23 @@ class _RecurrentCDOpt(CDOptLayer):
             self._flat_weights = free
 
 
+_EXAMPLE = """
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import {name}
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> layer = {name}(3, 4, manifold_class=stiefel_torch, penalty_param=0.1)
+        >>> layer._cdopt_weights, layer(torch.randn(5, 2, 3))[0].shape
+        (('weight_hh_l0',), torch.Size([5, 2, 4]))
+"""
+
+
 def _rnn_class(name: str, base: type) -> type:
     doc = (f"CDOpt's ``{name}``: :class:`torch.nn.{base.__name__}` with each ``weight_hh_l*`` "
-           "constrained as one whole matrix to ``manifold_class`` (see the module doc).")  # fmt: skip
+           "constrained as one whole matrix to ``manifold_class`` (see the module doc).")
+    if base is not nn.RNNBase:
+        doc += _EXAMPLE.format(name=name)
     return type(name, (_RecurrentCDOpt, base),
                 {"__doc__": doc, "__module__": __name__, "__qualname__": name})  # fmt: skip
 
@@ -115,16 +129,33 @@ class _CellCDOpt(CDOptLayer):
         return self.weight_ih, self._mapped("weight_hh"), self.bias_ih, self.bias_hh
 
 
-class RNNCell_cdopt(_CellCDOpt, nn.RNNCell):  # noqa: N801 (CDOpt's name)
-    """CDOpt's ``RNNCell_cdopt``: :class:`torch.nn.RNNCell` with ``weight_hh`` constrained."""
+class RNNCell_cdopt(_CellCDOpt, nn.RNNCell):
+    """CDOpt's ``RNNCell_cdopt``: :class:`torch.nn.RNNCell` with ``weight_hh`` constrained.
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import RNNCell_cdopt
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> RNNCell_cdopt(3, 4, manifold_class=stiefel_torch)(torch.randn(2, 3)).shape
+        torch.Size([2, 4])
+    """
 
     def _cell(self, x: Tensor, hx: Tensor) -> Tensor:
         fn = torch.rnn_tanh_cell if self.nonlinearity == "tanh" else torch.rnn_relu_cell
         return fn(x, hx, *self._weights())
 
 
-class LSTMCell_cdopt(_CellCDOpt, nn.LSTMCell):  # noqa: N801 (CDOpt's name)
-    """CDOpt's ``LSTMCell_cdopt``: :class:`torch.nn.LSTMCell`, its (4h, h) ``weight_hh`` constrained."""
+class LSTMCell_cdopt(_CellCDOpt, nn.LSTMCell):
+    """CDOpt's ``LSTMCell_cdopt``: :class:`torch.nn.LSTMCell`, (4h, h) ``weight_hh`` constrained.
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import LSTMCell_cdopt
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> cell = LSTMCell_cdopt(1, 51, manifold_class=stiefel_torch, penalty_param=0.01)
+        >>> cell.var_shape, [t.shape for t in cell(torch.randn(2, 1))]
+        ((204, 51), [torch.Size([2, 51]), torch.Size([2, 51])])
+    """
 
     _pair = True
 
@@ -132,8 +163,16 @@ class LSTMCell_cdopt(_CellCDOpt, nn.LSTMCell):  # noqa: N801 (CDOpt's name)
         return torch.lstm_cell(x, hx, *self._weights())
 
 
-class GRUCell_cdopt(_CellCDOpt, nn.GRUCell):  # noqa: N801 (CDOpt's name)
-    """CDOpt's ``GRUCell_cdopt``: :class:`torch.nn.GRUCell`, its (3h, h) ``weight_hh`` constrained."""
+class GRUCell_cdopt(_CellCDOpt, nn.GRUCell):
+    """CDOpt's ``GRUCell_cdopt``: :class:`torch.nn.GRUCell`, its (3h, h) ``weight_hh`` constrained.
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import GRUCell_cdopt
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> GRUCell_cdopt(3, 4, manifold_class=stiefel_torch).var_shape
+        (12, 4)
+    """
 
     def _cell(self, x: Tensor, hx: Tensor) -> Tensor:
         return torch.gru_cell(x, hx, *self._weights())

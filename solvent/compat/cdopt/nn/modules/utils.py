@@ -54,18 +54,36 @@ def _flat_weight(X: Tensor, shape: tuple, swap: bool) -> Tensor:
 
 
 def wvt_identical(tensor_shape) -> tuple:
-    """The weight is the variable."""
+    """The weight is the variable.
+
+    Example:
+        >>> from solvent.compat.cdopt.nn.modules.utils import wvt_identical
+        >>> wvt_identical((20, 5))[2]
+        (20, 5)
+    """
     return _identity, _identity, tuple(int(s) for s in tensor_shape)
 
 
 def wvt_transp(tensor_shape) -> tuple:
-    """The variable is the weight with its last two dimensions swapped."""
+    """The variable is the weight with its last two dimensions swapped.
+
+    Example:
+        >>> from solvent.compat.cdopt.nn.modules.utils import wvt_transp
+        >>> wvt_transp((3, 8))[2]
+        (8, 3)
+    """
     *batch, m, n = (int(s) for s in tensor_shape)
     return _swap_last, _swap_last, (*batch, n, m)
 
 
 def wvt_flatten2d(tensor_shape) -> tuple:
-    """A conv weight ``(out, in, *k)`` as the ``(out * prod(k), in)`` matrix (CDOpt's conv view)."""
+    """A conv weight ``(out, in, *k)`` as the ``(out * prod(k), in)`` matrix (CDOpt's conv view).
+
+    Example:
+        >>> from solvent.compat.cdopt.nn.modules.utils import wvt_flatten2d
+        >>> wvt_flatten2d((16, 6, 5, 5))[2]
+        (400, 6)
+    """
     shape = tuple(int(s) for s in tensor_shape)
     var_shape = (shape[0] * math.prod(shape[2:]), shape[1])
     return (functools.partial(_flat_var, swap=True),
@@ -73,7 +91,13 @@ def wvt_flatten2d(tensor_shape) -> tuple:
 
 
 def wvt_flatten2d_transp(tensor_shape) -> tuple:
-    """A weight ``(a, b, *k)`` as the ``(b * prod(k), a)`` matrix (CDOpt's transposed-conv view)."""
+    """A weight ``(a, b, *k)`` as the ``(b * prod(k), a)`` matrix (CDOpt's transposed-conv view).
+
+    Example:
+        >>> from solvent.compat.cdopt.nn.modules.utils import wvt_flatten2d_transp
+        >>> wvt_flatten2d_transp((4, 3, 2, 2))[2]          # ConvTranspose2d(4, 3, 2)
+        (12, 4)
+    """
     shape = tuple(int(s) for s in tensor_shape)
     var_shape = (math.prod(shape[1:]), shape[0])
     return (functools.partial(_flat_var, swap=False),
@@ -109,7 +133,18 @@ def get_quad_penalty(local_module: nn.Module):
 
 
 def get_constraint_violation_vector(local_module: nn.Module) -> list[Tensor]:
-    """Each constrained layer's ``||C||_F`` (CDOpt's measure: the norm, not its square)."""
+    """Each constrained layer's ``||C||_F`` (CDOpt's measure: the norm, not its square).
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import Linear_cdopt, get_constraint_violation_vector
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> fc = Linear_cdopt(2, 2, manifold_class=stiefel_torch)
+        >>> with torch.no_grad():
+        ...     _ = fc.weight.copy_(2 * torch.eye(2))
+        >>> [round(float(v.detach()), 4) for v in get_constraint_violation_vector(fc)]  # ||3I||
+        [4.2426]
+    """
     return [m.quad_penalty().sqrt() for m in _walk(local_module) if hasattr(m, "quad_penalty")]
 
 
@@ -145,31 +180,70 @@ def _own_params(module: nn.Module, mapped: bool) -> Iterator[tuple[str, object]]
 
 
 def get_named_params_manifolds(module: nn.Module, prefix: str = "", recurse: bool = True):
-    """``(name, (parameter, manifold or None))`` in ``named_parameters`` order."""
+    """``(name, (parameter, manifold or None))`` in ``named_parameters`` order.
+
+    Example:
+        >>> from torch import nn
+        >>> from solvent.compat.cdopt.nn import Linear_cdopt, get_named_params_manifolds
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> net = nn.Sequential(Linear_cdopt(4, 2, manifold_class=stiefel_torch), nn.Linear(2, 1))
+        >>> [(n, type(M).__name__) for n, (p, M) in get_named_params_manifolds(net)][1:3]
+        [('0.bias', 'stiefel_torch'), ('1.weight', 'NoneType')]
+    """
     for mod_prefix, mod in module.named_modules(prefix=prefix) if recurse else [(prefix, module)]:
         for name, value in _own_params(mod, mapped=False):
             yield (f"{mod_prefix}.{name}" if mod_prefix else name), value
 
 
 def get_params_manifolds(module: nn.Module, prefix: str = "", recurse: bool = True):
-    """``(parameter, manifold or None)`` in ``parameters`` order."""
+    """``(parameter, manifold or None)`` in ``parameters`` order (see
+    :func:`get_named_params_manifolds`).
+
+    Example:
+        >>> from solvent.compat.cdopt.nn import Linear_cdopt, get_params_manifolds
+        >>> len(list(get_params_manifolds(Linear_cdopt(3, 2))))
+        2
+    """
     for _, value in get_named_params_manifolds(module, prefix, recurse):
         yield value
 
 
 def get_named_Amapped_params(module: nn.Module, prefix: str = "", recurse: bool = True):
-    """``(name, A(parameter))`` for constrained weights, ``(name, parameter)`` for the rest."""
+    """``(name, A(parameter))`` for constrained weights, ``(name, parameter)`` for the rest.
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import Linear_cdopt, get_named_Amapped_params
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> fc = Linear_cdopt(2, 2, manifold_class=stiefel_torch)
+        >>> with torch.no_grad():
+        ...     _ = fc.weight.copy_(2 * torch.eye(2))
+        >>> dict(get_named_Amapped_params(fc))["weight"].tolist()      # A(2I) = -I
+        [[-1.0, 0.0], [0.0, -1.0]]
+    """
     for mod_prefix, mod in module.named_modules(prefix=prefix) if recurse else [(prefix, module)]:
         for name, value in _own_params(mod, mapped=True):
             yield (f"{mod_prefix}.{name}" if mod_prefix else name), value
 
 
 def get_Amapped_params(module: nn.Module, prefix: str = "", recurse: bool = True):
-    """The values of :func:`get_named_Amapped_params`."""
+    """The values of :func:`get_named_Amapped_params`.
+
+    Example:
+        >>> from solvent.compat.cdopt.nn import Linear_cdopt, get_Amapped_params
+        >>> [tuple(p.shape) for p in get_Amapped_params(Linear_cdopt(3, 2))]
+        [(2, 3), (2,)]
+    """
     for _, value in get_named_Amapped_params(module, prefix, recurse):
         yield value
 
 
 def parameters_to_vector(parameters) -> Tensor:
-    """Concatenate tensors into one flat vector (they must share a device)."""
+    """Concatenate tensors into one flat vector (they must share a device).
+
+    Example:
+        >>> from solvent.compat.cdopt.nn import Linear_cdopt, parameters_to_vector
+        >>> parameters_to_vector(Linear_cdopt(3, 2).parameters()).shape
+        torch.Size([8])
+    """
     return torch.nn.utils.parameters_to_vector(parameters)

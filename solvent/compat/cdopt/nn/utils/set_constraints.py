@@ -78,6 +78,14 @@ def set_constraint_dissolving(module: nn.Module, attr_name: str, manifold_class=
                               forward_with_A: bool = True) -> None:  # fmt: skip
     """Constrain ``module.<attr_name>`` to ``manifold_class`` (see the module doc).
 
+    Example:
+        >>> from torch import nn
+        >>> from solvent.compat.cdopt.manifold_torch import stiefel_torch
+        >>> conv = nn.Conv2d(1, 6, 5)
+        >>> set_constraint_dissolving(conv, "weight", manifold_class=stiefel_torch)
+        >>> conv.parametrizations.weight.original.shape, conv.weight.shape
+        (torch.Size([150, 1]), torch.Size([6, 1, 5, 5]))
+
     Args:
         module: any module, e.g. ``nn.Linear(256, 120)``.
         attr_name: the parameter's name, e.g. ``"weight"``.

@@ -48,7 +48,15 @@ def _args(args) -> tuple:
 
 def functional_call(module: nn.Module, parameters_and_buffers: dict[str, Tensor], args,
                     kwargs: dict[str, Any] | None = None):  # fmt: skip
-    """``module(*args, **kwargs)`` with ``parameters_and_buffers`` in place of its own."""
+    """``module(*args, **kwargs)`` with ``parameters_and_buffers`` in place of its own.
+
+    Example:
+        >>> import torch
+        >>> fc = torch.nn.Linear(2, 1)
+        >>> functional_call(fc, {"weight": torch.ones(1, 2), "bias": torch.zeros(1)},
+        ...                 torch.tensor([[1.0, 2.0]]))
+        tensor([[3.]])
+    """
     return torch.func.functional_call(module, parameters_and_buffers, _args(args), kwargs or {})
 
 
@@ -58,11 +66,31 @@ def _wrapped_call(module, parameters_and_buffers, run, args, kwargs):
 
 
 def get_quad_penalty_call(module: nn.Module, parameters_and_buffers: dict[str, Tensor]):
-    """``get_quad_penalty(module)`` with ``parameters_and_buffers`` in place of its own."""
+    """``get_quad_penalty(module)`` with ``parameters_and_buffers`` in place of its own.
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import Linear_cdopt
+        >>> from solvent.compat.cdopt.manifold_torch import sphere_torch
+        >>> fc = Linear_cdopt(2, 1, manifold_class=sphere_torch, penalty_param=1.0)
+        >>> get_quad_penalty_call(fc, {"weight": torch.tensor([[2.0, 0.0]])})   # (4 - 1)^2
+        tensor(9.)
+    """
     return _wrapped_call(module, parameters_and_buffers, False, (), {})[1]
 
 
 def functional_quad_penalty_call(module: nn.Module, parameters_and_buffers: dict[str, Tensor],
                                  args, kwargs: dict[str, Any] | None = None):  # fmt: skip
-    """``(module(*args, **kwargs), get_quad_penalty(module))`` with the given tensors."""
+    """``(module(*args, **kwargs), get_quad_penalty(module))`` with the given tensors.
+
+    Example:
+        >>> import torch
+        >>> from solvent.compat.cdopt.nn import Linear_cdopt
+        >>> from solvent.compat.cdopt.manifold_torch import sphere_torch
+        >>> fc = Linear_cdopt(2, 1, bias=False, manifold_class=sphere_torch, penalty_param=1.0)
+        >>> out, pen = functional_quad_penalty_call(fc, {"weight": torch.tensor([[1.0, 0.0]])},
+        ...                                         torch.tensor([[5.0, 7.0]]))
+        >>> out, pen                          # A(X) = X on the sphere; C = 0
+        (tensor([[5.]]), tensor(0.))
+    """
     return _wrapped_call(module, parameters_and_buffers, True, args, kwargs or {})
