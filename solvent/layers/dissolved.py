@@ -113,6 +113,7 @@ def _hand_over(module: nn.Module, args: tuple) -> None:
             seen[name] = d.evaluate(module._parameters[name])[0]
         return
     grad = torch.is_grad_enabled()
+    flat = module.__dict__.get("_flat_weights")
     for name, d in module.__dict__[ATTR].items():
         X = module._parameters[name]
         A, C = d.evaluate(X)
@@ -120,6 +121,8 @@ def _hand_over(module: nn.Module, args: tuple) -> None:
         if A.requires_grad:  # backward through A frees buffers C shares with it
             A.register_hook(functools.partial(_drop_stash, weakref.ref(d), C))
         seen[name] = A
+        if flat is not None:
+            _put_flat(module, flat, name, A)
 
 
 def _take_back(module: nn.Module, args: tuple, output: object) -> None:
@@ -128,11 +131,22 @@ def _take_back(module: nn.Module, args: tuple, output: object) -> None:
     _release_flat_weights(module)
 
 
+def _put_flat(module: nn.Module, flat: list, name: str, W: Tensor) -> None:
+    """Recurrent modules cache their weights in _flat_weights (and weak references to
+    them, to notice a change): put W in the slot of ``name`` so that their forward
+    uses it without rebuilding the whole cache."""
+    i = module._flat_weights_names.index(name)
+    flat[i] = W
+    module._flat_weight_refs[i] = weakref.ref(W)
+
+
 def _release_flat_weights(module: nn.Module) -> None:
-    """Recurrent modules cache their weights: keep the Parameters there, no graph."""
-    if "_flat_weights" in module.__dict__:
+    """After a forward the cache holds the Parameters again: no graph outlives it."""
+    flat = module.__dict__.get("_flat_weights")
+    if flat is not None:
         params = module._parameters
-        module._flat_weights = [params.get(n) for n in module._flat_weights_names]
+        for name in module.__dict__.get(ATTR, ()):
+            _put_flat(module, flat, name, params[name])
 
 
 def _drop_stash(ref: weakref.ref, C: Tensor, grad: Tensor) -> None:

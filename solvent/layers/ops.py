@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from solvent.exceptions import ConstraintError
 from solvent.layers.api import Names, _targets
-from solvent.layers.dissolved import Dissolved, dissolved_of, uninstall
+from solvent.layers.dissolved import ATTR, Dissolved, dissolved_of, uninstall
 
 __all__ = [
     "bake",
@@ -56,11 +56,15 @@ def penalty(model: nn.Module) -> Tensor:
     """
     _need_module(model, "solvent.penalty")
     total = None
-    for _, d, X in constraints(model):
-        if d.beta == 0:
+    for mod in model.modules():  # the hot path: no qualified names built
+        table = mod.__dict__.get(ATTR)
+        if table is None:
             continue
-        term = d.beta * d.penalty(X)
-        total = term if total is None else total + term
+        for name, d in table.items():
+            if d.beta == 0:
+                continue
+            term = d.beta * d.penalty(mod._parameters[name])
+            total = term if total is None else total + term
     if total is not None:
         return total
     ref = next((p for p in model.parameters() if p.is_floating_point()), None)

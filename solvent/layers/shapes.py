@@ -72,11 +72,15 @@ class MatrixView:
 
     def to_points(self, W: Tensor) -> Tensor:
         """The parameter tensor as the manifold's points (a view where possible)."""
+        if self.gates == 1 and not self.transpose and W.shape == self.point:
+            return W  # the common case: the weight is the point
         Y = W.reshape(((self.gates,) if self.gates > 1 else ()) + self.point)
         return Y.mT if self.transpose else Y
 
     def from_points(self, Y: Tensor) -> Tensor:
         """Inverse of :meth:`to_points`: the manifold's points back in the parameter's shape."""
+        if self.gates == 1 and not self.transpose and Y.shape == self.shape:
+            return Y
         return (Y.mT if self.transpose else Y).reshape(self.shape)
 
     def describe(self) -> str:
