@@ -27,6 +27,21 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 torch.set_num_threads(int(os.environ.get("SOLVENT_TEST_THREADS", "1")))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect ``cuda`` tests unless the ``-m`` expression names them.
+
+    addopts' ``-m 'not cuda'`` does this for a plain run; a run with its own
+    ``-m`` (``-m 'not slow'``, say) replaces that expression, and must not pull
+    the GPU tests in by accident.
+    """
+    if "cuda" in (config.getoption("markexpr") or ""):
+        return
+    cuda = [item for item in items if item.get_closest_marker("cuda") is not None]
+    if cuda:
+        config.hook.pytest_deselected(items=cuda)
+        items[:] = [item for item in items if item.get_closest_marker("cuda") is None]
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A ``cuda`` test on a machine without CUDA is an error, never a silent skip."""
     if item.get_closest_marker("cuda") is not None and not torch.cuda.is_available():
