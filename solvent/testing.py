@@ -326,6 +326,10 @@ def _torch_func_quietly():
         yield
 
 
+# The maps a training step runs: the layers' hot path calls dissolve_with_constraint.
+_FUNC_MAPS = ("dissolve", "constraint", "dissolve_with_constraint")
+
+
 def _wide(x):
     """x in float64 (complex128 for complex): the precision of the finite-difference references."""
     return _map(lambda t: t.to(torch.complex128 if t.is_complex() else torch.float64), x)
@@ -354,10 +358,10 @@ def _transform_failure(name: str, shape, err: Exception) -> CheckResult:
 
 
 def _check_func_jvp(M, shape, dtype, device, gen) -> list[CheckResult]:
-    """torch.func.jvp of ``dissolve`` and ``constraint`` equals central differences."""
+    """torch.func.jvp of the maps in ``_FUNC_MAPS`` equals central differences."""
     X, E = _off_manifold(M, shape, dtype, device, gen)
     out = []
-    for name in ("dissolve", "constraint"):
+    for name in _FUNC_MAPS:
         fn, x, _ = _flat_fn(getattr(M, name), X)
         label = f"func.jvp {name}"
         try:
@@ -394,11 +398,11 @@ def _check_func_hessian(M, shape, dtype, device, gen) -> list[CheckResult]:
 
 
 def _check_func_vmap(M, shape, dtype, device, gen) -> list[CheckResult]:
-    """torch.func.vmap of ``dissolve``, ``constraint``, ``penalty`` equals a loop over points."""
+    """torch.func.vmap of the maps in ``_FUNC_MAPS`` and ``penalty`` equals a loop over points."""
     points = [_off_manifold(M, shape, dtype, device, gen)[0] for _ in range(3)]
     X = _map(lambda *ts: torch.stack(ts), *points)
     out = []
-    for name in ("dissolve", "constraint", "penalty"):
+    for name in (*_FUNC_MAPS, "penalty"):
         fn, label = getattr(M, name), f"func.vmap {name}"
         try:
             batched = torch.func.vmap(fn)(X)
@@ -460,9 +464,9 @@ def check_manifold(
     (4) A pulls points back quadratically; (5) gradcheck and gradgradcheck of
     ``constraint``, ``dissolve``, ``penalty`` (float64/complex128 only);
     (6) dtype, device and batch shapes are preserved and batched = per point;
-    (7) ``torch.func`` composes: ``jvp`` of ``dissolve`` and ``constraint``
-    equals finite differences, ``vmap`` of ``dissolve``, ``constraint`` and
-    ``penalty`` equals a loop, and ``hessian`` of ``penalty`` equals finite
+    (7) ``torch.func`` composes: ``jvp`` of ``dissolve``, ``constraint`` and
+    ``dissolve_with_constraint`` equals finite differences, ``vmap`` of those
+    and ``penalty`` equals a loop, and ``hessian`` of ``penalty`` equals finite
     differences of its gradient (see Note [torch.func checks]);
     then that bad shapes raise ``ValueError`` and integer input ``TypeError``.
 

@@ -6,6 +6,10 @@ Profiles (HYPOTHESIS_PROFILE=...):
   dev           the ci profile with fewer examples, for a quick local loop.
   thorough      random exploration with many examples; what it finds becomes
                 a permanent ``@example`` regression in the test.
+
+Markers (pyproject.toml): ``slow`` (run by ``make test``) and ``cuda``
+(deselected by default; ``pytest -m cuda`` runs them, and they fail, never
+skip, where there is no CUDA device).
 """
 
 import os
@@ -21,6 +25,32 @@ settings.register_profile("thorough", max_examples=200, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 torch.set_num_threads(int(os.environ.get("SOLVENT_TEST_THREADS", "1")))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect ``cuda`` tests unless the ``-m`` expression names them.
+
+    addopts' ``-m 'not cuda'`` does this for a plain run; a run with its own
+    ``-m`` (``-m 'not slow'``, say) replaces that expression, and must not pull
+    the GPU tests in by accident.
+    """
+    if "cuda" in (config.getoption("markexpr") or ""):
+        return
+    cuda = [item for item in items if item.get_closest_marker("cuda") is not None]
+    if cuda:
+        config.hook.pytest_deselected(items=cuda)
+        items[:] = [item for item in items if item.get_closest_marker("cuda") is None]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A ``cuda`` test on a machine without CUDA is an error, never a silent skip."""
+    if item.get_closest_marker("cuda") is not None and not torch.cuda.is_available():
+        pytest.fail(
+            f"{item.nodeid} is a cuda test and this machine has no CUDA device "
+            f"(torch {torch.__version__}, torch.version.cuda={torch.version.cuda}); run "
+            "`pytest -m cuda` on a machine with a GPU, or leave -m at its default",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

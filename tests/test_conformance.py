@@ -193,13 +193,11 @@ class WrongRulesSphere(Manifold):
 
 
 FUNC_CHECKS = {
-    "func.jvp dissolve",
-    "func.jvp constraint",
-    "func.vmap dissolve",
-    "func.vmap constraint",
+    *(f"func.{t} {m}" for t in ("jvp", "vmap") for m in
+      ("dissolve", "constraint", "dissolve_with_constraint")),
     "func.vmap penalty",
     "func.hessian penalty",
-}
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
@@ -217,7 +215,8 @@ def test_kit_fails_wrong_jvp_and_vmap_rules():
     """Rules that run but give wrong values are caught by value (finite differences, a loop)."""
     report = check_manifold(WrongRulesSphere(), shapes=[(3,), (5,)])
     failed = {(r.name, r.shape) for r in report.failures}
-    expected = {(name, shape) for name in ("func.jvp dissolve", "func.vmap dissolve")
+    maps = ("dissolve", "dissolve_with_constraint")
+    expected = {(f"func.{t} {m}", shape) for t in ("jvp", "vmap") for m in maps
                 for shape in ((3,), (5,))}  # fmt: skip
     assert failed == expected, report.format()
     assert "|jvp - fd|" in report.format() and "|vmap - loop|" in report.format()
