@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import solvent
 import solvent.optim as so
-from solvent.exceptions import ObjectiveError, SolverOptionError
 from solvent._points import Layout
+from solvent.exceptions import ObjectiveError, SolverOptionError
 from solvent.optim.objective import Objective
 from solvent.optim.scipy_solve import NumpyObjective
 
@@ -147,7 +147,7 @@ def _divergent_setting(method="BFGS"):
     B = torch.randn(20, 20, dtype=F64, generator=torch.Generator().manual_seed(0))
     H = 0.5 * (B + B.mT)
     w = scipy.linalg.eigh(H.numpy(), eigvals_only=True)
-    return _rayleigh(H), -w[-4:].sum(), dict(shape=(20, 4), method=method, seed=3)
+    return _rayleigh(H), -w[-4:].sum(), {"shape": (20, 4), "method": method, "seed": 3}
 
 
 def test_unguarded_bfgs_with_a_tiny_beta_runs_away():
@@ -159,7 +159,7 @@ def test_unguarded_bfgs_with_a_tiny_beta_runs_away():
 
 
 def test_guard_reports_an_explicit_divergent_beta_as_failure():
-    f, opt, kw = _divergent_setting()
+    f, _, kw = _divergent_setting()
     res = so.minimize(f, beta=1e-2, **kw)
     assert not res.success and res.restarts == 0
     assert "diverged" in res.message and "beta" in res.message
