@@ -17,6 +17,7 @@ pymanopt converts to NumPy inside its optimizers).
 
     python benchmarks/bench_solver.py [--quick] [--threads 1] [--reps 3]
         [--problems brockett,pca200,pca1000,corr,pca1000x20,pca5000x20] [--device cuda]
+        [--methods L-BFGS,trust-region,...] [--skip geoopt]
 """
 
 from __future__ import annotations
@@ -28,9 +29,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Stats, Table, build, fmt_ms, fmt_ratio, make_parser, resolve  # noqa: E402
-from _harness import machine_info, write_tables  # noqa: E402
-from _solvers import TOL, contenders, problems, solvent_run  # noqa: E402
+from _harness import (
+    Stats,
+    Table,
+    build,
+    fmt_ms,
+    fmt_ratio,
+    machine_info,
+    make_parser,
+    resolve,
+    write_tables,
+)
+from _solvers import TOL, contenders, problems, solvent_run
 
 FOUR = ("brockett", "pca200", "pca1000", "corr")
 LARGE = ("pca1000x20", "pca5000x20")
@@ -46,7 +56,9 @@ def _builders(key: str, args) -> tuple[str, dict]:
         if gpu is not None:
             for m in ("L-BFGS", "trust-region"):
                 builders[f"solvent {m} (cuda)"] = lambda m=m: solvent_run(gpu, m)
-    builders.update(contenders(problem, args.cdopt_method))
+    peers = contenders(problem, args.cdopt_method)
+    skip = [w for w in args.skip.split(",") if w]
+    builders.update({k: v for k, v in peers.items() if not any(w in k for w in skip)})
     return problem.name, builders
 
 
@@ -93,6 +105,8 @@ def main(argv: list[str] | None = None) -> list:
                         help=f"comma-separated, from {','.join(FOUR + LARGE)} (default: all)")
     parser.add_argument("--methods", default=SOLVENT_METHODS, help="solvent methods to time")
     parser.add_argument("--cdopt-method", default="L-BFGS-B", help="SciPy method for CDOpt")
+    parser.add_argument("--skip", default="", help="comma-separated peer name parts to leave out "
+                        "(e.g. geoopt at St(5000, 20), where one of its solves takes minutes)")
     args = resolve(parser.parse_args(argv))
     keys = args.problems.split(",") if args.problems else list(FOUR + LARGE)
     if args.quick:
