@@ -87,7 +87,16 @@ def _backtrack(obj: Objective, ev: Evaluation, d: Tensor, gd: float, t: float, g
 # ---------------------------------------------------------------- L-BFGS
 def lbfgs(obj: Objective, ev: Evaluation, maxiter: int, on_iterate: OnIterate,
           memory: int = 10) -> tuple[Evaluation, str]:
-    """Limited-memory BFGS with a first-sufficient-decrease line search."""
+    """Limited-memory BFGS with a first-sufficient-decrease line search (``method="L-BFGS"``).
+
+    Example:
+        >>> import torch, solvent.optim
+        >>> H = torch.diag(torch.arange(1.0, 6.0, dtype=torch.float64))
+        >>> res = solvent.optim.minimize(lambda X: -(X * (H @ X)).sum(), shape=(5, 2), seed=0,
+        ...                              method="L-BFGS")
+        >>> res.success, round(res.fun, 8)
+        (True, -9.0)
+    """
     mem = _Memory(memory)
     t0 = _first_radius(ev) / max(ev.grad_norm, 1e-300)
     for _ in range(maxiter):
@@ -201,7 +210,16 @@ def _model(g: Tensor, z: Tensor, Hz: Tensor) -> float:
 # ---------------------------------------------------------------- trust region
 def trust_region(obj: Objective, ev: Evaluation, maxiter: int,
                  on_iterate: OnIterate) -> tuple[Evaluation, str]:
-    """Steihaug-CG trust region with exact Hessian-vector products."""
+    """Steihaug-CG trust region with exact Hessian-vector products (``method="trust-region"``).
+
+    Example:
+        >>> import torch, solvent.optim
+        >>> H = torch.diag(torch.arange(1.0, 6.0, dtype=torch.float64))
+        >>> res = solvent.optim.minimize(lambda X: -(X * (H @ X)).sum(), shape=(5, 2), seed=0,
+        ...                              method="trust-region")
+        >>> res.success, round(res.fun, 8)
+        (True, -9.0)
+    """
     radius = _first_radius(ev)
     max_radius = 1e3 * radius
     for _ in range(maxiter):
@@ -225,7 +243,16 @@ def trust_region(obj: Objective, ev: Evaluation, maxiter: int,
 # ---------------------------------------------------------------- Newton-CG
 def newton_cg(obj: Objective, ev: Evaluation, maxiter: int,
               on_iterate: OnIterate) -> tuple[Evaluation, str]:
-    """Truncated Newton with a bounded step and a backtracking line search."""
+    """Truncated Newton, bounded step, backtracking line search (``method="Newton-CG"``).
+
+    Example:
+        >>> import torch, solvent.optim
+        >>> H = torch.diag(torch.arange(1.0, 6.0, dtype=torch.float64))
+        >>> res = solvent.optim.minimize(lambda X: -(X * (H @ X)).sum(), shape=(5, 2), seed=0,
+        ...                              method="Newton-CG")
+        >>> res.success, round(res.fun, 8)
+        (True, -9.0)
+    """
     radius = _first_radius(ev)
     max_radius = 1e3 * radius
     for _ in range(maxiter):
