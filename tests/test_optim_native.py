@@ -143,3 +143,11 @@ def test_native_solve_keeps_x0s_device_and_dtype(method):
     res = so.minimize(f, X0, method=method, callback=lambda it: seen.append(it.x.device))
     assert res.success and res.x.device == X0.device and set(seen) == {X0.device}
     assert math.isfinite(res.fun)
+
+
+@pytest.mark.parametrize("method", NATIVE)
+def test_a_start_at_a_stationary_point_converges_at_once(method):
+    H = torch.diag(torch.tensor([3.0, 2.0, 1.0, 0.5], dtype=F64))
+    res = so.minimize(lambda X: -(X * (H @ X)).sum(), torch.eye(4, 2, dtype=F64), method=method,
+                      gtol=0.0)
+    assert res.success and res.grad_norm == 0.0 and res.nit == 1 and res.fun == -5.0

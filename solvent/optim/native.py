@@ -176,6 +176,8 @@ def _steihaug(obj: Objective, ev: Evaluation, radius: float) -> tuple[Tensor, fl
     Stops at the forcing tolerance ||r|| <= ||g|| min(1/2, sqrt(||g||)) (superlinear).
     """
     g = ev.g.detach()
+    if not ev.grad_norm > 0:  # a stationary point: no step
+        return torch.zeros_like(g), 0.0, False
     z, Hz, r = torch.zeros_like(g), torch.zeros_like(g), g.clone()
     d, rr = -g, ev.grad_norm**2
     tol = ev.grad_norm * min(0.1, ev.grad_norm)
