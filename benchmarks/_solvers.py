@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
 from _harness import optional_import
 
-__all__ = ["TOL", "Problem", "contenders", "problems", "solvent_run"]
+__all__ = ["TOL", "Problem", "contenders", "eigh_run", "pca", "problems", "solvent_run"]
 
 TOL = 1e-6
 MAXITER = 5000
@@ -40,6 +39,7 @@ class Problem:
     f: Callable[[torch.Tensor], torch.Tensor]
     X0: torch.Tensor
     manifold: str  # "stiefel" or "oblique"
+    H: torch.Tensor | None = None  # PCA's matrix, for the eigensolver floor
 
     def project(self, X: torch.Tensor) -> torch.Tensor:
         if self.manifold == "stiefel":
@@ -76,7 +76,7 @@ def pca(n: int, p: int, seed: int = 0, device: str = "cpu") -> Problem:
         H = H - 2 * v @ Hv.mT - 2 * Hv @ v.mT + 4 * float(v.mT @ Hv) * (v @ v.mT)
     H = (0.5 * (H + H.mT)).to(device)
     X0 = torch.linalg.qr(torch.randn(n, p, generator=g, dtype=torch.float64))[0].to(device)
-    return Problem(f"PCA St({n}, {p})", lambda X: -0.5 * (X * (H @ X)).sum(), X0, "stiefel")
+    return Problem(f"PCA St({n}, {p})", lambda X: -0.5 * (X * (H @ X)).sum(), X0, "stiefel", H)
 
 
 def brockett(n: int, p: int, seed: int = 0) -> Problem:
@@ -247,3 +247,17 @@ def contenders(problem: Problem, cdopt_method: str) -> dict[str, Callable[[], Ca
         f"CDOpt + SciPy ({cdopt_method})": lambda: cdopt_run(problem, cdopt_method),
         "geoopt RiemannianLineSearch (Wolfe, PR-CG)": lambda: geoopt_run(problem),
     }
+
+
+def eigh_run(problem: Problem) -> Callable[[], tuple]:
+    """The floor for a PCA problem: a dense symmetric eigensolver for the top p eigenvectors."""
+    import scipy.linalg
+
+    H = problem.H.cpu().numpy()
+    n, p = problem.X0.shape
+
+    def body(mon: _Monitor) -> None:
+        _, V = scipy.linalg.eigh(H, subset_by_index=[n - p, n - 1])
+        mon.reached(torch.from_numpy(V).to(problem.X0.device))
+
+    return lambda: _timed(problem, body)

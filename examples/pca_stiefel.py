@@ -6,7 +6,7 @@ p-dimensional signal, so the eigengap is clear. The script compares with
 scipy.linalg.eigh: the objective gap and the distance between the subspaces
 (||X X^T - V V^T||_F), and fails if either exceeds its tolerance.
 
-Run: python examples/pca_stiefel.py --seed 0 --threads 1 [--n 500 --p 5 --method trust-krylov]
+Run: python examples/pca_stiefel.py --seed 0 --threads 1 [--n 500 --p 5 --method trust-region]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--p", type=int, default=5)
-    parser.add_argument("--method", default="L-BFGS-B")
+    parser.add_argument("--method", default="L-BFGS")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(args.seed)

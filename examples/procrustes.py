@@ -9,7 +9,7 @@ equals, since ||P X^T||_F = ||P||_F on the manifold, max tr(X^T Q^T P), whose
 solution is the polar factor U V^T of Q^T P = U S V^T. The script prints the
 distance to that closed form and fails if it exceeds its tolerance.
 
-Run: python examples/procrustes.py --seed 0 --threads 1 [--n 100 --p 10 --method trust-ncg]
+Run: python examples/procrustes.py --seed 0 --threads 1 [--n 100 --p 10 --method trust-region]
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p", type=int, default=10)
     parser.add_argument("--k", type=int, default=300, help="number of points")
     parser.add_argument("--sigma", type=float, default=0.1, help="noise level")
-    parser.add_argument("--method", default="L-BFGS-B")
+    parser.add_argument("--method", default="L-BFGS")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(args.seed)

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--m", type=int, default=3000, help="samples")
     parser.add_argument("--theta", type=float, default=0.2, help="code density")
     parser.add_argument("--mu", type=float, default=1e-2, help="smoothing")
-    parser.add_argument("--method", default="L-BFGS-B")
+    parser.add_argument("--method", default="L-BFGS")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if "sphere" not in solvent.available():

@@ -114,7 +114,8 @@ def _normal_need(g: Tensor, pen: Tensor, C: Tensor, x: Tensor, k: int, generator
     (gp,) = torch.autograd.grad(pen, x, create_graph=True)
     D = []
     for _ in range(min(k, Cr.numel())):
-        u = torch.randn(Cr.shape, dtype=Cr.dtype, device=Cr.device, generator=generator)
+        where = generator.device if generator is not None else Cr.device
+        u = torch.randn(Cr.shape, dtype=Cr.dtype, device=where, generator=generator).to(Cr.device)
         (d,) = torch.autograd.grad((Cr * u).sum(), x, retain_graph=True)
         D.append(d)
     D = torch.stack(D)

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from solvent._points import Point, join, parts
 from solvent.exceptions import ObjectiveError
 from solvent.manifolds.base import Manifold
-from solvent._points import Point, join, parts
 from solvent.plugins.manager import manifold as _manifold
 
 __all__ = ["DissolvedFunction", "check_beta", "dissolving_function", "riemannian_grad_norm",

@@ -71,7 +71,7 @@ def minimize(
     x0: Point | None = None,
     manifold: str | Manifold = "stiefel",
     *,
-    method: str = "L-BFGS-B",
+    method: str = "L-BFGS",
     beta: float | str = "auto",
     gtol: float | None = None,
     maxiter: int = 1000,

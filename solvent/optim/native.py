@@ -87,7 +87,16 @@ def _backtrack(obj: Objective, ev: Evaluation, d: Tensor, gd: float, t: float, g
 # ---------------------------------------------------------------- L-BFGS
 def lbfgs(obj: Objective, ev: Evaluation, maxiter: int, on_iterate: OnIterate,
           memory: int = 10) -> tuple[Evaluation, str]:
-    """Limited-memory BFGS with a first-sufficient-decrease line search."""
+    """Limited-memory BFGS with a first-sufficient-decrease line search (``method="L-BFGS"``).
+
+    Example:
+        >>> import torch, solvent.optim
+        >>> H = torch.diag(torch.arange(1.0, 6.0, dtype=torch.float64))
+        >>> res = solvent.optim.minimize(lambda X: -(X * (H @ X)).sum(), shape=(5, 2), seed=0,
+        ...                              method="L-BFGS")
+        >>> res.success, round(res.fun, 8)
+        (True, -9.0)
+    """
     mem = _Memory(memory)
     t0 = _first_radius(ev) / max(ev.grad_norm, 1e-300)
     for _ in range(maxiter):
@@ -167,6 +176,8 @@ def _steihaug(obj: Objective, ev: Evaluation, radius: float) -> tuple[Tensor, fl
     Stops at the forcing tolerance ||r|| <= ||g|| min(1/2, sqrt(||g||)) (superlinear).
     """
     g = ev.g.detach()
+    if not ev.grad_norm > 0:  # a stationary point: no step
+        return torch.zeros_like(g), 0.0, False
     z, Hz, r = torch.zeros_like(g), torch.zeros_like(g), g.clone()
     d, rr = -g, ev.grad_norm**2
     tol = ev.grad_norm * min(0.1, ev.grad_norm)
@@ -201,7 +212,16 @@ def _model(g: Tensor, z: Tensor, Hz: Tensor) -> float:
 # ---------------------------------------------------------------- trust region
 def trust_region(obj: Objective, ev: Evaluation, maxiter: int,
                  on_iterate: OnIterate) -> tuple[Evaluation, str]:
-    """Steihaug-CG trust region with exact Hessian-vector products."""
+    """Steihaug-CG trust region with exact Hessian-vector products (``method="trust-region"``).
+
+    Example:
+        >>> import torch, solvent.optim
+        >>> H = torch.diag(torch.arange(1.0, 6.0, dtype=torch.float64))
+        >>> res = solvent.optim.minimize(lambda X: -(X * (H @ X)).sum(), shape=(5, 2), seed=0,
+        ...                              method="trust-region")
+        >>> res.success, round(res.fun, 8)
+        (True, -9.0)
+    """
     radius = _first_radius(ev)
     max_radius = 1e3 * radius
     for _ in range(maxiter):
@@ -225,7 +245,16 @@ def trust_region(obj: Objective, ev: Evaluation, maxiter: int,
 # ---------------------------------------------------------------- Newton-CG
 def newton_cg(obj: Objective, ev: Evaluation, maxiter: int,
               on_iterate: OnIterate) -> tuple[Evaluation, str]:
-    """Truncated Newton with a bounded step and a backtracking line search."""
+    """Truncated Newton, bounded step, backtracking line search (``method="Newton-CG"``).
+
+    Example:
+        >>> import torch, solvent.optim
+        >>> H = torch.diag(torch.arange(1.0, 6.0, dtype=torch.float64))
+        >>> res = solvent.optim.minimize(lambda X: -(X * (H @ X)).sum(), shape=(5, 2), seed=0,
+        ...                              method="Newton-CG")
+        >>> res.success, round(res.fun, 8)
+        (True, -9.0)
+    """
     radius = _first_radius(ev)
     max_radius = 1e3 * radius
     for _ in range(maxiter):

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from solvent._points import Point, join
 from solvent.exceptions import SolverOptionError
 from solvent.manifolds.base import Manifold
-from solvent._points import Point, join
 
 __all__ = ["start_point"]
 
