@@ -126,8 +126,9 @@ def _random(M: Manifold, shape, dtype, device, gen) -> object:
 
 
 def _flatten(x) -> Tensor:
-    """A point (tensor or tuple) as one flat real vector: :func:`solvent._points.flatten`."""
-    return flatten(x)
+    """A point or a nest of them ((A, C) of a product) as one flat real vector."""
+    leaves = _leaves(x)
+    return flatten(leaves[0] if len(leaves) == 1 else tuple(leaves))
 
 
 def _flat_fn(fn: Callable, x):
@@ -135,7 +136,7 @@ def _flat_fn(fn: Callable, x):
     layout = Layout(x)
 
     def flat(v: Tensor) -> Tensor:
-        return flatten(fn(layout.unflatten(v)))
+        return _flatten(fn(layout.unflatten(v)))
 
     return flat, layout.flatten(x), layout.unflatten
 
