@@ -212,12 +212,14 @@ def plot(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for k, m in enumerate(summary["models"].values()):
+    styles = {"solvent": "o-", "cdopt": "x--", "plain": "s-"}  # CDOpt's line can sit on solvent's
+    for k, (name, m) in enumerate(summary["models"].items()):
         curves = torch.tensor(m["test_acc_curves"], dtype=torch.float64) * 100
         mean = curves.mean(0)
         sd = curves.std(0) if len(curves) > 1 else torch.zeros_like(mean)
         ep = range(1, len(mean) + 1)
-        ax.plot(ep, mean, "o-", c=f"C{k}", ms=3, label=f"{m['label']} ({len(curves)} seeds)")
+        style = styles.get(name, "o-")
+        ax.plot(ep, mean, style, c=f"C{k}", ms=4, label=f"{m['label']} ({len(curves)} seeds)")
         ax.fill_between(ep, mean - sd, mean + sd, color=f"C{k}", alpha=0.2)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy [%] (all test images)")

@@ -228,7 +228,8 @@ def _summarise(runs: list[dict]) -> dict:
 
 
 def plot(result: dict, path: Path) -> None:
-    """Held-out cross-entropy per iteration, mean ± sd over seeds, and the baseline."""
+    """Held-out cross-entropy (log scale; mean and min-max band over seeds) and recall
+    accuracy (mean ± sd) per iteration, with the memoryless baseline."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -237,17 +238,19 @@ def plot(result: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for k, (name, model) in enumerate(result["models"].items()):
         its = [row["iteration"] for row in model["runs"][0]["curve"]]
-        for ax, key in zip(axes, ("test_ce", "recall_acc")):
-            curves = torch.tensor([[row[key] for row in r["curve"]] for r in model["runs"]])
-            mean = curves.mean(0)
-            sd = curves.std(0) if len(curves) > 1 else torch.zeros_like(mean)
-            ax.plot(its, mean, c=f"C{k}", label=f"{name} ({len(curves)} seeds)")
-            ax.fill_between(its, mean - sd, mean + sd, color=f"C{k}", alpha=0.2)
+        label = f"{name} ({len(model['runs'])} seeds)"
+        ce = torch.tensor([[row["test_ce"] for row in r["curve"]] for r in model["runs"]])
+        axes[0].semilogy(its, ce.mean(0), c=f"C{k}", label=label)
+        axes[0].fill_between(its, ce.min(0).values, ce.max(0).values, color=f"C{k}", alpha=0.2)
+        acc = torch.tensor([[row["recall_acc"] for row in r["curve"]] for r in model["runs"]])
+        sd = acc.std(0) if len(acc) > 1 else torch.zeros(acc.shape[1])
+        axes[1].plot(its, acc.mean(0), c=f"C{k}", label=label)
+        axes[1].fill_between(its, acc.mean(0) - sd, acc.mean(0) + sd, color=f"C{k}", alpha=0.2)
     cfg = result["config"]
     axes[0].axhline(result["baseline_ce"], c="k", ls="--", lw=1, label="memoryless baseline")
     axes[1].axhline(1 / N_SYMBOLS, c="k", ls="--", lw=1, label="chance (1/8)")
-    axes[0].set_title(f"copying memory, T={cfg['T']}: held-out cross-entropy")
-    axes[1].set_title("accuracy on the 10 recalled symbols")
+    axes[0].set_title(f"copying memory, T={cfg['T']}: held-out cross-entropy (band: min-max)")
+    axes[1].set_title("accuracy on the 10 recalled symbols (mean ± sd)")
     for ax in axes:
         ax.set_xlabel("iteration")
         ax.legend(fontsize=8)
