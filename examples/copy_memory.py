@@ -21,7 +21,7 @@ Models (``--models``), identical but for the constraint, from the same initial
 weights (``W`` a random orthogonal matrix, drawn from the seed):
 
 - ``constrained``: ``W`` constrained to Stiefel (orthogonal) by
-  ``solvent.constrain(model, "weight_hh", "stiefel", beta=...)``, loss
+  ``solvent.constrain(cell.recurrent, "weight", "stiefel", beta=...)``, loss
   cross-entropy + ``solvent.penalty(model)``;
 - ``plain``: the same cell, ``W`` free.
 
@@ -130,20 +130,19 @@ class CopyRNN(nn.Module):
     """``h_t = act(W h_{t-1} + U x_t)``, then a linear read-out at every step.
 
     ``U x_t`` is an embedding (a linear map of the one-hot input); ``W`` is
-    ``self.weight_hh``, a square matrix, the one to constrain. It is a parameter
-    of this module, whose forward runs the whole recurrence: a constrained module
-    sees A(W) in its own forward, evaluated once per sequence.
+    ``self.recurrent.weight``, a square matrix, the one to constrain. It is read
+    once per forward, so a constraint's map A(W) is evaluated once per sequence.
     """
 
     def __init__(self, hidden: int, cell: str = "modrelu") -> None:
         super().__init__()
         self.embed = nn.Embedding(DELIMITER + 1, hidden)
-        self.weight_hh = nn.Parameter(torch.empty(hidden, hidden))
+        self.recurrent = nn.Linear(hidden, hidden, bias=False)
         self.act = ModReLU(hidden) if cell == "modrelu" else nn.Tanh()
         self.readout = nn.Linear(hidden, N_SYMBOLS + 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        W = self.weight_hh
+        W = self.recurrent.weight
         inputs = self.embed(x)
         h = inputs.new_zeros(inputs.shape[0], inputs.shape[-1])
         states = []
@@ -160,9 +159,9 @@ def build_model(cfg: argparse.Namespace, constrained: bool, seed: int) -> nn.Mod
     torch.manual_seed(seed)
     model = CopyRNN(cfg.hidden, cfg.cell)
     with torch.no_grad():
-        model.weight_hh.copy_(solvent.manifold("stiefel").random(cfg.hidden, cfg.hidden))
+        model.recurrent.weight.copy_(solvent.manifold("stiefel").random(cfg.hidden, cfg.hidden))
     if constrained:
-        solvent.constrain(model, "weight_hh", "stiefel", beta=cfg.beta)
+        solvent.constrain(model.recurrent, "weight", "stiefel", beta=cfg.beta)
     return model.to(cfg.device)
 
 
@@ -178,14 +177,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, fl
 
 
 def _violation(model: nn.Module) -> float:
-    """||W^T W - I|| of the recurrent weight the network uses (A(X) when constrained)."""
     import solvent
 
     with torch.no_grad():
-        W = model.weight_hh
-        d = solvent.layers.dissolved_of(model).get("weight_hh")
-        if d is not None:
-            W = d.evaluate(W)[0]
+        W = model.recurrent.weight
         return float(solvent.manifold("stiefel").violation(W))
 
 

@@ -76,10 +76,10 @@ def test_both_models_start_from_the_same_orthogonal_weight():
     cfg = copy_memory.parse_args(TINY)
     a = copy_memory.build_model(cfg, True, seed=5)
     b = copy_memory.build_model(cfg, False, seed=5)
-    Wa, Wb = a.weight_hh.detach(), b.weight_hh.detach()
+    Wa, Wb = a.recurrent.weight.detach(), b.recurrent.weight.detach()
     assert torch.allclose(Wa, Wb, atol=1e-5)
     assert torch.allclose(Wb.T @ Wb, torch.eye(12), atol=1e-5)
-    assert not torch.allclose(Wb, copy_memory.build_model(cfg, False, seed=6).weight_hh)
+    assert not torch.allclose(Wb, copy_memory.build_model(cfg, False, seed=6).recurrent.weight)
 
 
 def test_end_to_end_writes_metrics_and_figure(tmp_path):

@@ -128,3 +128,20 @@ def test_a_vector_on_a_matrix_manifold_is_refused_with_a_way_out():
     solvent.constrain(lin, "bias", "stiefel", transpose=False)  # the column view, asked for
     assert abs(float(lin.bias.detach().norm()) - 1.0) < 1e-6
     solvent.constrain(nn.Linear(3, 4), "bias", "sphere")
+
+
+def test_a_parent_reading_a_child_weight_sees_a_of_x_never_x():
+    """A hand-written recurrence reads child.weight in the parent's forward (issue 14's modReLU)."""
+    torch.manual_seed(0)
+    cell = nn.Linear(4, 4, bias=False).double()
+    solvent.constrain(cell, beta=0.5)
+    X = cell._parameters["weight"]
+    with torch.no_grad():
+        X.add_(0.05 * torch.randn_like(X))  # off the manifold: A(X) != X
+    d = solvent.layers.dissolved_of(cell)["weight"]
+    assert not torch.allclose(cell.weight, X)
+    torch.testing.assert_close(cell.weight, d.evaluate(X)[0])
+    h = torch.randn(3, 4, dtype=torch.float64)
+    (h @ cell.weight.T).sum().backward()  # gradients reach X through A
+    expected = torch.func.grad(lambda Z: (h @ d.evaluate(Z)[0].T).sum())(X.detach())
+    torch.testing.assert_close(X.grad, expected)
