@@ -9,7 +9,8 @@ printed 96.5% is mis-scored, see README).
 
 Long sequences: ``--pixel`` reads one pixel per step (784 steps) and
 ``--permute`` reads the pixels in a fixed order drawn from ``--perm-seed``
-(permuted pixel MNIST). Both are GPU-scale runs at full size.
+(permuted pixel MNIST); ``--cell modrelu`` swaps ``nn.RNN`` for expRNN's modReLU
+cell (geotorch's pixel-MNIST model). These are GPU-scale runs at full size.
 
 Note [beta]: CDOpt's ``penalty_param=0.2`` adds ``0.2 * ||C(X)||^2``. solvent's
 penalty is ``beta * 1/2 ||C(X)||^2``, so the same objective is ``beta = 0.4``,
@@ -22,8 +23,8 @@ Usage::
     python examples/mnist_rnn.py --compare                    # both, one figure
     python examples/mnist_rnn.py --limit 512 --test-limit 256 --epochs 2   # smoke test
     python examples/mnist_rnn.py --resume                     # continue an interrupted run
-    python examples/mnist_rnn.py --pixel --device cuda        # 784 steps, one pixel each
-    python examples/mnist_rnn.py --permute --device cuda      # permuted pixel MNIST
+    python examples/mnist_rnn.py --pixel --cell modrelu --hidden 170 --device cuda  # 784 steps
+    python examples/mnist_rnn.py --permute --cell modrelu --hidden 170 --device cuda
 
 Writes ``metrics.json``, ``mnist_rnn.png`` and ``checkpoint.pt`` to ``--out``.
 """
