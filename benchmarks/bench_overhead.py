@@ -31,6 +31,7 @@ from torch import nn  # noqa: E402
 from torch.nn.utils import parametrize  # noqa: E402
 
 import solvent  # noqa: E402
+from _recurrent import _stepper  # noqa: E402
 from _harness import (  # noqa: E402
     Skip,
     Table,
@@ -103,24 +104,9 @@ def step_contenders() -> dict:
     g = torch.Generator().manual_seed(1)
     x = torch.randn(STEPS, BATCH, IN, generator=g)
     y = torch.randint(0, 10, (BATCH,), generator=g)
-    loss_fn = nn.CrossEntropyLoss()
-
     def stepper(m, extra=None, ctx=None):
         opt = torch.optim.Adam(m.parameters(), lr=LR)
-
-        def step() -> None:
-            opt.zero_grad(set_to_none=True)
-            if ctx is None:
-                loss = loss_fn(m(x), y)
-            else:
-                with ctx():
-                    loss = loss_fn(m(x), y)
-            if extra is not None:
-                loss = loss + extra(m)
-            loss.backward()
-            opt.step()
-
-        return step
+        return _stepper(m, x, y, opt, None if extra is None else (lambda: extra(m)), ctx)
 
     def plain():
         return stepper(copy.deepcopy(ref))
