@@ -27,11 +27,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.nn.utils import parametrize  # noqa: E402
-
-import solvent  # noqa: E402
-from _recurrent import _stepper  # noqa: E402
 from _harness import (  # noqa: E402
     Skip,
     Table,
@@ -44,6 +39,11 @@ from _harness import (  # noqa: E402
     time_interleaved,
     write_tables,
 )
+from _recurrent import _stepper  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn.utils import parametrize  # noqa: E402
+
+import solvent  # noqa: E402
 
 N, IN, BATCH, STEPS, BETA, LR = 16, 8, 8, 10, 0.2, 1e-3
 PLAIN_MAP, HOOK_MAP, PUBLIC_MAP = (

@@ -108,7 +108,7 @@ class Layout:
         return flat[0] if len(flat) == 1 else torch.cat(flat)
 
     def unflatten(self, x: Tensor) -> Point:
-        """The point whose flat vector is x (real parts are views of x); autograd flows back to x."""
+        """The point whose flat vector is x (real parts are views of x); autograd reaches x."""
         if not self.is_tuple and not self.complex[0]:  # the common case, one op
             return x.view(self.shapes[0])
         out = []

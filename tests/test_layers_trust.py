@@ -1,4 +1,4 @@
-"""No silent wrong state: low precision, non-finite weights, checkpoints both ways, bad arguments."""
+"""No silent wrong state: low precision, non-finite weights, checkpoints, bad arguments."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ LOW = [torch.float16, torch.bfloat16]
 
 
 @pytest.mark.parametrize("dtype", LOW, ids=str)
-@pytest.mark.parametrize("make", [lambda: nn.Linear(4, 8), lambda: nn.LSTM(3, 4)], ids=["linear", "lstm"])
+@pytest.mark.parametrize(
+    "make", [lambda: nn.Linear(4, 8), lambda: nn.LSTM(3, 4)], ids=["linear", "lstm"]
+)
 def test_low_precision_weights_are_projected_in_float32(make, dtype):
     torch.manual_seed(0)
     module = make().to(dtype)

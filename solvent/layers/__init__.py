@@ -7,6 +7,7 @@ Example:
 """
 
 from solvent.layers.api import DEFAULT_BETA, constrain, default_names
+from solvent.layers.dissolved import Dissolved, dissolved_of
 from solvent.layers.ops import (
     bake,
     constraints,
@@ -16,7 +17,6 @@ from solvent.layers.ops import (
     unconstrain,
     violation,
 )
-from solvent.layers.dissolved import Dissolved, dissolved_of
 from solvent.layers.shapes import GATES, MatrixView, matrix_view
 
 __all__ = [

@@ -174,7 +174,8 @@ def _register_all(plans: list, M: Manifold, beta: float) -> None:
         if not worst <= M.default_atol(points):
             raise ConstraintError(
                 f"{where}: projecting the {param.dtype} weight onto {M.name} left it infeasible "
-                f"(violation {worst:.3g}); use a wider dtype (e.g. module.float()) for this manifold"
+                f"(violation {worst:.3g}); use a wider dtype (e.g. module.float()) for this "
+                "manifold"
             )
         staged.append((owner, n, param, X, d))
     with torch.no_grad():

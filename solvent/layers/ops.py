@@ -128,7 +128,10 @@ def unconstrain(module: nn.Module, name: Names = None) -> nn.Module:
         >>> type(lin).__name__, type(lin.weight).__name__
         ('Linear', 'Parameter')
     """
-    targets = [(module, n) for n in dissolved_of(module)] if name is None else _targets(module, name)
+    if name is None:
+        targets = [(module, n) for n in dissolved_of(module)]
+    else:
+        targets = _targets(module, name)
     for owner, n in targets:
         if n not in dissolved_of(owner):
             raise ConstraintError(f"{type(owner).__name__}.{n} is not constrained by solvent")

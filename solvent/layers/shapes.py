@@ -50,7 +50,7 @@ def gate_count(module: nn.Module, name: str) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class MatrixView:
-    """How a parameter of ``shape`` is seen by the manifold: ``gates`` blocks of ``point``, maybe transposed.
+    """How a parameter of ``shape`` is seen: ``gates`` blocks of ``point``, maybe transposed.
 
     Example:
         >>> import torch

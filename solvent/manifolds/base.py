@@ -172,7 +172,8 @@ class Manifold(abc.ABC):
             raise ManifoldDtypeError(self.name, dtype, "a floating dtype (float32, float64, ...)")
         if dtype.is_complex and not self.supports_complex:
             raise ManifoldDtypeError(self.name, dtype, "a real floating dtype")
-        X = self._random(tuple(shape), dtype=compute_dtype(dtype), device=device, generator=generator)
+        work = compute_dtype(dtype)
+        X = self._random(tuple(shape), dtype=work, device=device, generator=generator)
         return X.to(dtype) if isinstance(X, Tensor) and X.dtype != dtype else X
 
     def check_point(

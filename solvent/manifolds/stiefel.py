@@ -35,8 +35,9 @@ class Stiefel(Manifold):
     """Orthonormal frames: ``C(X) = X^H X - I`` and ``A(X) = X (3/2 I - 1/2 X^H X)``.
 
     Built from plain torch ops, so it composes with torch.func (jvp, vmap,
-    hessian), autocast and compile. A is exact on the manifold, its Jacobian there is the projection onto the
-    tangent space, and it pulls points back quadratically:
+    hessian), autocast and compile. A is exact on the manifold, its Jacobian
+    there is the projection onto the tangent space, and it pulls points back
+    quadratically:
     ``C(A(X)) = -3/4 C^2 + 1/4 C^3``. Real and complex (unitary) frames.
 
     Example:

@@ -141,7 +141,7 @@ class _Memory:
         self.S.clear(), self.Y.clear()
 
     def add(self, s: Tensor, y: Tensor) -> None:
-        """Store a pair if it has positive curvature s.y (else the model would lose definiteness)."""
+        """Store a pair if its curvature s.y is positive (else the model loses definiteness)."""
         sy, ss, yy = torch.stack([_dot(s, y), _dot(s, s), _dot(y, y)]).tolist()
         if not sy > 1e-10 * math.sqrt(ss * yy):
             return
