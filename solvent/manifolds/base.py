@@ -46,7 +46,30 @@ from solvent.exceptions import (
 )
 from solvent.manifolds._linalg import LOW_PRECISION, compute_dtype
 
-__all__ = ["HOOKS", "PUBLIC", "Manifold", "is_closed_form"]
+__all__ = ["HOOKS", "KINDS", "PUBLIC", "ChartManifold", "Manifold", "is_closed_form"]
+
+# Note [two kinds of manifold]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# Every layer and solver works on a *free variable* Z and reads the *point*
+# A(Z) = dissolve(Z); the penalty is 1/2 ||C(Z)||^2 on the free variable.
+#
+# * kind "equality" (Manifold): M = {X : C(X) = 0}. The free variable lives in
+#   the point's own space (free_shape is the identity), A is a constraint
+#   dissolving map (A = id on M, DA projects onto T_X M), lift(X) = project(X).
+#   Feasibility of A(Z) holds to first order and is kept by the penalty.
+# * kind "chart" (ChartManifold): M is an open set or the image of a
+#   factorisation, reached through a smooth map A from free coordinates Z onto
+#   M (a chart or a submersion). A(Z) is in M for *every* Z, C is empty, the
+#   penalty is identically zero, and beta plays no role. The free variable may
+#   have another shape than the point (free_shape: fixed rank m x n stores
+#   factors, say), and lift(X) returns coordinates Z with A(Z) = X.
+#
+# Uniformly, for both kinds:
+#   dissolve, dissolve_with_constraint, constraint, penalty: functions of Z;
+#   violation, check_point, project, random: functions of a point X;
+#   free_shape(point shape) -> Z's shape, lift(X) -> Z.
+# For the equality kind Z and X share one space, so every method takes either.
+KINDS = ("equality", "chart")
 
 # The template methods: defined once, here. Subclasses implement the hooks.
 PUBLIC = (
@@ -58,6 +81,8 @@ PUBLIC = (
     "project",
     "random",
     "check_point",
+    "free_shape",
+    "lift",
 )
 HOOKS = (
     "_constraint",
@@ -68,6 +93,8 @@ HOOKS = (
     "_project",
     "_random",
     "_check_point",
+    "_free_shape",
+    "_lift",
 )
 
 
@@ -92,6 +119,7 @@ class Manifold(abc.ABC):
     """
 
     name: str = "manifold"
+    kind: str = "equality"  # Note [two kinds of manifold]
     ndim: int = 2
     supports_complex: bool = True
 
@@ -195,6 +223,20 @@ class Manifold(abc.ABC):
         ok = reason is None
         return (ok, reason) if explain else ok
 
+    def free_shape(self, shape: Sequence[int]) -> tuple[int, ...]:
+        """The free variable's shape for a point of ``shape`` (the identity for the equality kind)."""
+        self.check_shape(tuple(shape))
+        return self._free_shape(tuple(shape))
+
+    def lift(self, X: Tensor) -> Tensor:
+        """A free variable Z with ``dissolve(Z) == X`` for a point X on M.
+
+        For the equality kind this is ``project(X)``; a chart manifold inverts its map.
+        """
+        self.validate(X)
+        _check_finite(self.name, X)
+        return self._lift(X)
+
     # ================================================================== checks
     def check_shape(self, shape: Sequence[int]) -> None:
         """Raise ``ValueError`` naming the manifold, the shape and what it needs."""
@@ -277,6 +319,14 @@ class Manifold(abc.ABC):
         """Hook: a reason X is not on M beyond its violation (e.g. a sign), or None."""
         return None
 
+    def _free_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Hook: the free variable's shape for a valid point shape. Default: the same."""
+        return shape
+
+    def _lift(self, X: Tensor) -> Tensor:
+        """Hook: free coordinates of the point X. Default (equality kind): ``project(X)``."""
+        return self._project(X, atol=None, max_iter=100)
+
     # ================================================================== conformance helpers
     def example_shapes(self) -> list[tuple[int, ...]]:
         """Small valid point shapes, for the conformance kit and tests."""
@@ -298,6 +348,51 @@ class Manifold(abc.ABC):
 
     def __hash__(self) -> int:
         return hash((type(self), self.name))
+
+
+class ChartManifold(Manifold):
+    """A manifold reached through a smooth map from free coordinates: Note [two kinds of manifold].
+
+    A plugin author implements ``_dissolve(Z)`` (the map onto M, defined for
+    every Z), ``_lift(X)`` (coordinates of a point), ``_project(X)`` (a point of
+    M near an ambient X), ``_violation(X)`` (0 on M, positive off it, per batch
+    element) and, where the free variable's shape differs from the point's,
+    ``_free_shape`` and ``validate_free``. C is empty and the penalty zero.
+    """
+
+    kind = "chart"
+
+    def _constraint(self, Z: Tensor) -> Tensor:
+        """No equality: an empty C per batch element."""
+        batch = Z.shape[: Z.ndim - self.free_ndim]
+        return Z.new_zeros((*batch, 0))
+
+    @property
+    def free_ndim(self) -> int:
+        """How many trailing dimensions of the free variable form one set of coordinates."""
+        return self.ndim
+
+    def _penalty(self, Z: Tensor) -> Tensor:
+        return Z.real.sum() * 0.0 if Z.is_complex() else Z.sum() * 0.0
+
+    def _dissolve_with_constraint(self, Z: Tensor) -> tuple[Tensor, Tensor]:
+        return self._dissolve(Z), self._constraint(Z)
+
+    @abc.abstractmethod
+    def _dissolve(self, Z: Tensor) -> Tensor:
+        """Hook: the map from coordinates Z onto M."""
+
+    @abc.abstractmethod
+    def _lift(self, X: Tensor) -> Tensor:
+        """Hook: coordinates Z of the point X (``_dissolve(Z) == X``)."""
+
+    @abc.abstractmethod
+    def _violation(self, X: Tensor) -> Tensor:
+        """Hook: how far the point X is from M, per batch element (0 on M)."""
+
+    @abc.abstractmethod
+    def _project(self, X: Tensor, *, atol: float | None, max_iter: int) -> Tensor:
+        """Hook: a point of M near X."""
 
 
 def is_closed_form(M: Manifold) -> bool:
