@@ -32,12 +32,13 @@ from solvent.layers import (
     unconstrain,
     violation,
 )
-from solvent.manifolds.base import Manifold
+from solvent.manifolds.base import ChartManifold, Manifold
 from solvent.plugins import hookimpl
 from solvent.plugins.manager import available, manifold
 
 __all__ = [
     "__version__",
+    "ChartManifold",
     "ConstraintError",
     "ConstraintShapeError",
     "DuplicateManifoldError",

@@ -323,8 +323,10 @@ def test_product_complex_and_conformance():
 
 def test_product_bad_input():
     P = solvent.manifold("product", manifolds=("sphere", "stiefel"))
-    with pytest.raises(ValueError, match="tuple of 2 points"):
+    with pytest.raises(ValueError, match="tuple of 2 free variables"):
         P.constraint(torch.zeros(3, dtype=F64))
+    with pytest.raises(ValueError, match="tuple of 2 points"):
+        P.violation(torch.zeros(3, dtype=F64))
     with pytest.raises(ValueError, match="one shape per factor"):
         P.random((3,))
     with pytest.raises(ValueError, match="same batch"):

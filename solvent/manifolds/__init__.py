@@ -4,7 +4,7 @@ This package knows nothing of the plugin registry (``solvent.plugins`` imports
 it, never the reverse); ``available`` is forwarded lazily for convenience.
 """
 
-from solvent.manifolds.base import Manifold, is_closed_form
+from solvent.manifolds.base import ChartManifold, Manifold, is_closed_form
 from solvent.manifolds.euclidean import Euclidean
 from solvent.manifolds.generalized_stiefel import GeneralizedStiefel, ManifoldParameterError
 from solvent.manifolds.grassmann import Grassmann
@@ -19,6 +19,7 @@ from solvent.manifolds.symplectic_stiefel import SymplecticStiefel
 
 __all__ = [
     "SO",
+    "ChartManifold",
     "Euclidean",
     "GeneralizedStiefel",
     "Grassmann",

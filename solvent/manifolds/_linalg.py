@@ -1,41 +1,45 @@
 """Small linear-algebra helpers shared by the manifolds: one helper per idea.
 
-* :func:`eye_like` - the identity matching a point, cached (no allocation per call);
+* :func:`eye_like` - the identity matching a point (built per call: Note [no tensor cache]);
 * :func:`wide` - the float64/complex128 dtype for careful linear algebra;
-* :func:`compute_dtype` - float32 for half/bfloat16 (see Note [low precision]).
+* :func:`compute_dtype` - float32 for half/bfloat16 (see Note [low precision]);
+* :func:`tolerance` - the one feasibility tolerance formula, ``factor * n * eps``.
 """
 
 from __future__ import annotations
 
-import functools
-
 import torch
 from torch import Tensor
 
-__all__ = ["LOW_PRECISION", "compute_dtype", "eye_like", "hermitian_part", "wide"]
+__all__ = ["LOW_PRECISION", "compute_dtype", "eye_like", "hermitian_part", "tolerance", "wide"]
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
-
-
-@functools.lru_cache(maxsize=64)
-def _eye(p: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    return torch.eye(p, dtype=dtype, device=device)
 
 
 def eye_like(X: Tensor, size: int | None = None) -> Tensor:
     """The ``p x p`` identity (``p = X.shape[-1]`` unless ``size``) in X's dtype and device.
 
-    Cached per (size, dtype, device): a training step does not allocate it.
-    The cached tensor is a constant: never modify it in place.
+    A fresh tensor each call, never a cached one: Note [no tensor cache].
 
     Example:
         >>> eye_like(torch.zeros(4, 3)).shape
         torch.Size([3, 3])
     """
     p = X.shape[-1] if size is None else size
-    if torch.compiler.is_compiling():  # a traced graph builds its own constant
-        return torch.eye(p, dtype=X.dtype, device=X.device)
-    return _eye(p, X.dtype, X.device)
+    return torch.eye(p, dtype=X.dtype, device=X.device)
+
+
+def tolerance(n: int, dtype: torch.dtype, factor: float = 100.0) -> float:
+    """The feasibility tolerance for a point of ``n`` entries: ``factor * max(n, 1) * eps``.
+
+    The one formula behind ``Manifold.default_atol`` and the conformance kit's
+    checks; ``eps`` is the machine epsilon of ``dtype`` (of its real part).
+
+    Example:
+        >>> tolerance(10, torch.float64) == 1000 * torch.finfo(torch.float64).eps
+        True
+    """
+    return factor * max(int(n), 1) * torch.finfo(dtype).eps
 
 
 def wide(dtype: torch.dtype) -> torch.dtype:
@@ -68,6 +72,17 @@ def hermitian_part(S: Tensor) -> Tensor:
     """
     return 0.5 * (S + S.mH)
 
+
+# Note [no tensor cache]
+# ~~~~~~~~~~~~~~~~~~~~~~~
+# The identity used to be cached process-wide (an lru_cache keyed on size,
+# dtype and device). A tensor created while a torch.func transform is active
+# and kept beyond it is a captured tensor: the next transform that met it
+# failed with "level <= current_level INTERNAL ASSERT", so jvp or hessian of a
+# map passed or failed depending on what ran before it in the process. The
+# helpers here therefore build what they return on every call; torch.eye of a
+# p x p matrix costs far less than the products around it (see
+# benchmarks/bench_eye_cache.py for the measured ratio).
 
 # Note [low precision]
 # ~~~~~~~~~~~~~~~~~~~~

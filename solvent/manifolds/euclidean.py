@@ -12,6 +12,10 @@ __all__ = ["Euclidean"]
 class Euclidean(Manifold):
     """All of R^n (or C^n): ``C(X)`` is empty and ``A(X) = X``.
 
+    Args:
+        ndim: how many trailing dimensions form one point (default 1, a vector;
+            ``ndim=2`` makes a matrix one point, e.g. beside a matrix factor in a product).
+
     Example:
         >>> import torch, solvent
         >>> X = torch.randn(3, 2)
@@ -20,7 +24,11 @@ class Euclidean(Manifold):
     """
 
     name = "euclidean"
-    ndim = 1
+
+    def __init__(self, ndim: int = 1) -> None:
+        if not isinstance(ndim, int) or isinstance(ndim, bool) or ndim < 1:
+            raise ValueError(f"euclidean needs ndim >= 1 (dimensions per point), got {ndim!r}")
+        self.ndim = ndim
 
     def _constraint(self, X: Tensor) -> Tensor:
         """C(X): an empty tensor per batch element (nothing to satisfy)."""
@@ -33,3 +41,13 @@ class Euclidean(Manifold):
     def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """Every point is feasible: X itself."""
         return X
+
+    def _dimension(self, shape: tuple[int, ...]) -> int:
+        """The number of real coordinates of one point (a complex entry counts once here)."""
+        return self.point_numel(shape)
+
+    def example_shapes(self) -> list[tuple[int, ...]]:
+        return [(3,), (5,)] if self.ndim == 1 else [(4, 2), (3, 3)]
+
+    def bad_shapes(self) -> list[tuple[int, ...]]:
+        return [()] if self.ndim == 1 else [(), (3,)]

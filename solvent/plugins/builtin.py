@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from solvent.manifolds import (
     SO,
     Euclidean,
@@ -10,6 +12,7 @@ from solvent.manifolds import (
     Hyperbolic,
     Lorentz,
     Oblique,
+    Manifold,
     Product,
     Sphere,
     Stiefel,
@@ -28,11 +31,31 @@ BUILTINS = (
     Hyperbolic,
     Lorentz,
     SymplecticStiefel,
-    Product,
 )
+
+
+def product(manifolds: Sequence[str | Manifold] = ("sphere", "stiefel")) -> Product:
+    """The product of ``manifolds``, given as registered names or Manifold instances.
+
+    Names are resolved here, in the registry, so ``solvent.manifolds`` never
+    imports it. The default pair is only an example for the conformance kit.
+
+    Example:
+        >>> import solvent
+        >>> solvent.manifold("product", manifolds=("sphere", "stiefel"))
+        Product(Sphere(ndim=1), Stiefel(name='stiefel'))
+    """
+    from solvent.plugins.manager import manifold
+
+    if isinstance(manifolds, (str, Manifold)):
+        raise ValueError(
+            f"product needs a sequence of manifolds, got {manifolds!r}; write manifolds=({manifolds!r},)"
+        )
+    return Product(tuple(manifold(M) for M in manifolds))
 
 
 @hookimpl
 def solvent_register_manifolds(register) -> None:
     for cls in BUILTINS:
         register(cls.name, cls)
+    register("product", product)
