@@ -82,7 +82,8 @@ def test_builtins_come_through_the_hook(installed):
     hook_owners = [impl.plugin for impl in pm.hook.solvent_register_manifolds.get_hookimpls()]
     assert hook_owners == [builtin]
     entries = manager.registry()
-    assert set(entries) == {cls.name for cls in builtin.BUILTINS}
+    assert set(entries) == set(builtin.BUILTINS)
+    assert all(getattr(f, "name", name) == name for name, f in builtin.BUILTINS.items())
     assert entries["stiefel"].factory is Stiefel
     assert {e.source for e in entries.values()} == {"built-in"}
 

@@ -20,18 +20,6 @@ from solvent.manifolds import (
 )
 from solvent.plugins.hookspecs import hookimpl
 
-BUILTINS = (
-    Euclidean,
-    Stiefel,
-    Sphere,
-    Oblique,
-    Grassmann,
-    SO,
-    GeneralizedStiefel,
-    Hyperbolic,
-    Lorentz,
-    SymplecticStiefel,
-)
 
 
 def product(manifolds: Sequence[str | Manifold] = ("sphere", "stiefel")) -> Product:
@@ -54,8 +42,23 @@ def product(manifolds: Sequence[str | Manifold] = ("sphere", "stiefel")) -> Prod
     return Product(tuple(manifold(M) for M in manifolds))
 
 
+# name -> factory: a Manifold class, or a function that resolves its options.
+BUILTINS = {
+    "euclidean": Euclidean,
+    "stiefel": Stiefel,
+    "sphere": Sphere,
+    "oblique": Oblique,
+    "grassmann": Grassmann,
+    "so": SO,
+    "generalized_stiefel": GeneralizedStiefel,
+    "hyperbolic": Hyperbolic,
+    "lorentz": Lorentz,
+    "symplectic_stiefel": SymplecticStiefel,
+    "product": product,
+}
+
+
 @hookimpl
 def solvent_register_manifolds(register) -> None:
-    for cls in BUILTINS:
-        register(cls.name, cls)
-    register("product", product)
+    for name, factory in BUILTINS.items():
+        register(name, factory)
