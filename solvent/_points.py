@@ -10,7 +10,8 @@ API:
     ``Point``              the type: ``Tensor | tuple[Tensor, ...]``.
     ``parts(X)``           the tensors of a point, always a tuple.
     ``join(parts, like)``  the inverse: a tuple if ``like`` is a tuple point, else the tensor.
-    ``map_parts(fn, X)``   apply ``fn`` to every tensor, keep the structure.
+    ``map_parts(fn, X, *Ys)``  apply ``fn`` to every tensor (and the matching ones of Ys),
+                           keep the structure.
     ``Layout(X)``          the structure of X (shapes, complexity, dtype, device), with
                            ``flatten(X)`` (a real 1-D tensor) and ``unflatten(x)`` (differentiable).
     ``flatten(X)``         ``Layout(X).flatten(X)`` in one call.
@@ -62,15 +63,17 @@ def join(tensors: Sequence[Tensor], like: Point | bool) -> Point:
     return tuple(tensors) if as_tuple else tensors[0]
 
 
-def map_parts(fn: Callable[[Tensor], Tensor], X: Point) -> Point:
-    """``fn`` applied to every tensor of X, with X's structure.
+def map_parts(fn: Callable[..., Tensor], X: Point, *others: Point) -> Point:
+    """``fn`` applied to every tensor of X (with the matching tensors of ``others``), X's structure.
 
     Example:
         >>> import torch
         >>> map_parts(lambda t: t + 1, (torch.zeros(1), torch.zeros(1)))
         (tensor([1.]), tensor([1.]))
+        >>> map_parts(torch.sub, torch.ones(2), torch.ones(2))
+        tensor([0., 0.])
     """
-    return join([fn(t) for t in parts(X)], X)
+    return join([fn(*ts) for ts in zip(parts(X), *(parts(Y) for Y in others))], X)
 
 
 class Layout:

@@ -24,13 +24,18 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from solvent._points import Layout, flatten
+from solvent._points import Layout, flatten, map_parts, parts
+from solvent.manifolds._linalg import tolerance, wide
 from solvent.manifolds.base import Manifold
 
 __all__ = [
+    "CHART_CHECKS",
+    "EQUALITY_CHECKS",
+    "FUNC_CHECKS",
     "CheckResult",
     "Report",
     "check_manifold",
+    "check_torch_func",
     "well_conditioned",
     "points",
     "perturbations",
@@ -77,58 +82,58 @@ class Report:
 
 
 # ----------------------------------------------------------------------------- point helpers
-# Points are tensors, or tuples of tensors for product manifolds; these helpers
-# treat both alike.
+# Points are tensors, or tuples of tensors for product manifolds; solvent._points
+# treats both alike. Outputs may nest one level more ((A, C) of a product).
 
 
-def _map(fn: Callable, *xs):
-    if isinstance(xs[0], (tuple, list)):
-        return tuple(_map(fn, *parts) for parts in zip(*xs))
-    return fn(*xs)
+def _leaves(y) -> list[Tensor]:
+    if isinstance(y, (tuple, list)):
+        return [leaf for part in y for leaf in _leaves(part)]
+    return [y]
 
 
-def _leaves(x) -> list[Tensor]:
-    if isinstance(x, (tuple, list)):
-        return [leaf for part in x for leaf in _leaves(part)]
-    return [x]
+def _flatten(y) -> Tensor:
+    """A point, or an output nesting points ((A, C) of a product), as one flat real vector."""
+    leaves = _leaves(y)
+    return flatten(leaves[0] if len(leaves) == 1 else tuple(leaves))
 
 
-def _norm(x) -> float:
-    return math.sqrt(sum(float(torch.linalg.vector_norm(t)) ** 2 for t in _leaves(x)))
+def _norm(X) -> float:
+    return float(torch.linalg.vector_norm(_flatten(X)))
 
 
-def _randn_like(x, gen: torch.Generator):
-    return _map(lambda t: torch.randn(t.shape, dtype=t.dtype, device=t.device, generator=gen), x)
+def _randn_like(X, gen: torch.Generator):
+    return map_parts(
+        lambda t: torch.randn(t.shape, dtype=t.dtype, device=t.device, generator=gen), X
+    )
 
 
-def _axpy(a: float, x, y):
-    return _map(lambda s, t: t + a * s, x, y)
+def _axpy(a: float, X, Y):
+    """Y + a X, part by part."""
+    return map_parts(lambda x, y: y + a * x, X, Y)
 
 
-def _eps(x) -> float:
-    return torch.finfo(_leaves(x)[0].dtype).eps
+def _eps(X) -> float:
+    return torch.finfo(parts(X)[0].dtype).eps
 
 
-def _point_size(M: Manifold, shape) -> int:
-    if shape and isinstance(shape[0], (tuple, list)):
-        return sum(_point_size(M, s) for s in shape)
-    return max(math.prod(shape[len(shape) - M.ndim :]) if M.ndim else 1, 1)
+def _tol(M: Manifold, shape, X, factor: float = 100.0) -> float:
+    """``tolerance`` of the point size, as ``Manifold.default_atol``, scaled by ``factor``."""
+    return tolerance(M.point_numel(shape), parts(X)[0].dtype, factor)
 
 
-def _tol(M: Manifold, shape, x, factor: float = 100.0) -> float:
-    return factor * _point_size(M, shape) * _eps(x)
+def _is_product_shape(shape) -> bool:
+    return bool(shape) and not isinstance(shape[0], int)
 
 
-def _random(M: Manifold, shape, dtype, device, gen) -> object:
-    if shape and isinstance(shape[0], (tuple, list)):
-        return M.random(*shape, dtype=dtype, device=device, generator=gen)
+def _random(M: Manifold, shape, dtype, device, gen):
     return M.random(*shape, dtype=dtype, device=device, generator=gen)
 
 
-def _flatten(x) -> Tensor:
-    """A point or a nest of them ((A, C) of a product) as one flat real vector."""
-    leaves = _leaves(x)
-    return flatten(leaves[0] if len(leaves) == 1 else tuple(leaves))
+def _free_input(M: Manifold, shape, dtype, device, gen, noise: float = 0.1):
+    """A free variable near a random point's coordinates: ``lift(random) + noise * Gaussian``."""
+    Z = M.lift(_random(M, shape, dtype, device, gen))
+    return _axpy(noise, _randn_like(Z, gen), Z)
 
 
 def _flat_fn(fn: Callable, x):
@@ -158,7 +163,7 @@ def _check_feasible(M, shape, dtype, device, gen) -> list[CheckResult]:
 
 def _check_fixed_point(M, shape, dtype, device, gen) -> list[CheckResult]:
     X = _random(M, shape, dtype, device, gen)
-    err = _norm(_map(torch.sub, M.dissolve(X), X))
+    err = _norm(map_parts(torch.sub, M.dissolve(X), X))
     tol = _tol(M, shape, X) * max(1.0, _norm(X))
     return [CheckResult("A(X) = X on M", shape, err <= tol, f"|A(X) - X| {err:.2e} <= {tol:.2e}")]
 
@@ -229,16 +234,15 @@ def _check_quadratic(M, shape, dtype, device, gen) -> list[CheckResult]:
 def _check_autograd(M, shape, dtype, device, gen) -> list[CheckResult]:
     if dtype not in (torch.float64, torch.complex128):
         return []
-    X = _random(M, shape, dtype, device, gen)
-    X = _axpy(0.1, _randn_like(X, gen), X)
+    X = _free_input(M, shape, dtype, device, gen)
     out = []
-    if M.constraint(X).numel() == 0:  # nothing to differentiate but the identity
+    if M.constraint(X).numel() == 0:  # no C: the map is all there is to differentiate
         names = ("dissolve",)
     else:
         names = ("constraint", "dissolve", "penalty")
     for name in names:
         fn = getattr(M, name)
-        leaves = [t.detach().requires_grad_() for t in _leaves(X)]
+        leaves = [t.detach().requires_grad_() for t in parts(X)]
 
         def call(*ts, _fn=fn, _multi=isinstance(X, (tuple, list))):
             return _fn(tuple(ts) if _multi else ts[0])
@@ -260,25 +264,24 @@ def _check_autograd(M, shape, dtype, device, gen) -> list[CheckResult]:
 
 def _check_batch_dtype(M, shape, dtype, device, gen) -> list[CheckResult]:
     out = []
-    batched = isinstance(shape[0], int) if shape else True
-    if not batched:  # product manifolds: tuples, checked per part by the kit on each factor
-        X = _random(M, shape, dtype, device, gen)
-        A = M.dissolve(X)
+    if _is_product_shape(shape):  # tuples: checked per part by the kit on each factor
+        Z = _free_input(M, shape, dtype, device, gen)
+        A = M.dissolve(Z)
+        want = M.point_shape([z.shape for z in parts(Z)])
         same = all(
-            a.shape == x.shape and a.dtype == x.dtype and a.device == x.device
-            for a, x in zip(_leaves(A), _leaves(X))
+            tuple(a.shape) == tuple(s) and a.dtype == z.dtype and a.device == z.device
+            for a, s, z in zip(parts(A), want, parts(Z))
         )
         out.append(CheckResult("dtype/device/shape", shape, same))
         return out
     bshape = (2, 3, *shape)
-    X = _random(M, bshape, dtype, device, gen)
-    X = X + 0.1 * torch.randn(X.shape, dtype=dtype, device=device, generator=gen)
+    X = _free_input(M, bshape, dtype, device, gen)
     A = M.dissolve(X)
-    ok = A.shape == X.shape and A.dtype == X.dtype and A.device == X.device
+    ok = A.shape == (2, 3, *shape) and A.dtype == X.dtype and A.device == X.device
     out.append(
         CheckResult("dtype/device/shape", bshape, ok, f"{tuple(A.shape)} {A.dtype} {A.device}")
     )
-    C, v, p = M.constraint(X), M.violation(X), M.penalty(X)
+    C, v, p = M.constraint(X), M.violation(A), M.penalty(X)
     ok = (
         tuple(C.shape[:2]) == (2, 3)
         and tuple(v.shape) == (2, 3)
@@ -331,17 +334,16 @@ def _torch_func_quietly():
 _FUNC_MAPS = ("dissolve", "constraint", "dissolve_with_constraint")
 
 
-def _wide(x):
-    """x in float64 (complex128 for complex): the precision of the finite-difference references."""
-    return _map(lambda t: t.to(torch.complex128 if t.is_complex() else torch.float64), x)
+def _wide(X):
+    """X in float64 (complex128 for complex): the precision of the finite-difference references."""
+    return map_parts(lambda t: t.to(wide(t.dtype)), X)
 
 
 def _off_manifold(M, shape, dtype, device, gen):
-    """A random point of M moved off it by 0.1 * Gaussian noise, and a unit direction."""
-    X = _random(M, shape, dtype, device, gen)
-    X = _axpy(0.1, _randn_like(X, gen), X)
+    """A free variable near a random point's coordinates (``_free_input``), and a unit direction."""
+    X = _free_input(M, shape, dtype, device, gen)
     E = _randn_like(X, gen)
-    return X, _map(lambda e: e / max(_norm(E), 1e-300), E)
+    return X, map_parts(lambda e: e / max(_norm(E), 1e-300), E)
 
 
 def _fd_tol(M, shape, X, ref: Tensor) -> float:
@@ -401,7 +403,7 @@ def _check_func_hessian(M, shape, dtype, device, gen) -> list[CheckResult]:
 def _check_func_vmap(M, shape, dtype, device, gen) -> list[CheckResult]:
     """torch.func.vmap of the maps in ``_FUNC_MAPS`` and ``penalty`` equals a loop over points."""
     points = [_off_manifold(M, shape, dtype, device, gen)[0] for _ in range(3)]
-    X = _map(lambda *ts: torch.stack(ts), *points)
+    X = map_parts(lambda *ts: torch.stack(ts), *points)
     out = []
     for name in (*_FUNC_MAPS, "penalty"):
         fn, label = getattr(M, name), f"func.vmap {name}"
@@ -410,24 +412,37 @@ def _check_func_vmap(M, shape, dtype, device, gen) -> list[CheckResult]:
         except Exception as err:
             out.append(_transform_failure(label, shape, err))
             continue
-        looped = _map(lambda *ts: torch.stack(ts), *[fn(p) for p in points])
-        err = _norm(_map(torch.sub, batched, looped))
+        looped = _stack_outputs([fn(p) for p in points])
+        err = _norm(_sub_outputs(batched, looped))
         tol = _tol(M, shape, X) * max(1.0, _norm(looped))
         out.append(CheckResult(label, shape, err <= tol, f"|vmap - loop| {err:.2e} <= {tol:.2e}"))
     return out
 
 
+def _refuses(fn: Callable, X, error: type) -> tuple[bool, str]:
+    """Whether fn(X) raises ``error`` (its message naming the manifold is checked by the caller)."""
+    try:
+        fn(X)
+    except error as err:
+        return True, str(err)
+    return False, "no error"
+
+
 def _check_bad_input(M, device) -> list[CheckResult]:
     out = []
     for bad in M.bad_shapes():
-        try:
-            M.constraint(torch.zeros(bad, dtype=torch.float64, device=device))
-            ok, detail = False, "no error"
-        except ValueError as err:
-            ok, detail = M.name in str(err), str(err)[:120]
-        out.append(CheckResult("bad shape -> ValueError", bad, ok, detail))
+        ok, detail = _refuses(M.violation, torch.zeros(bad, dtype=torch.float64, device=device),
+                              ValueError)  # fmt: skip
+        out.append(CheckResult("bad point shape -> ValueError", bad, ok and M.name in detail,
+                               detail[:120]))  # fmt: skip
+    for bad in M.bad_free_shapes():
+        ok, detail = _refuses(M.dissolve, torch.zeros(bad, dtype=torch.float64, device=device),
+                              ValueError)  # fmt: skip
+        out.append(CheckResult("bad free shape -> ValueError", bad, ok and M.name in detail,
+                               detail[:120]))  # fmt: skip
     good = M.example_shapes()[0]
     if good and isinstance(good[0], int):
+        good = M.free_shape(good)
         try:
             M.dissolve(torch.zeros(good, dtype=torch.int64, device=device))
             ok, detail = False, "no error"
@@ -437,17 +452,168 @@ def _check_bad_input(M, device) -> list[CheckResult]:
     return out
 
 
-CHECKS = (
+def _stack_outputs(outs: list):
+    """Per-point outputs stacked along a new first dimension, nesting kept ((A, C) of a product)."""
+    if isinstance(outs[0], (tuple, list)):
+        return tuple(_stack_outputs([o[i] for o in outs]) for i in range(len(outs[0])))
+    return torch.stack(outs)
+
+
+def _sub_outputs(a, b):
+    if isinstance(a, (tuple, list)):
+        return tuple(_sub_outputs(x, y) for x, y in zip(a, b))
+    return a - b
+
+
+# ----------------------------------------------------------------------------- chart kind
+# Note [chart checks]
+# ~~~~~~~~~~~~~~~~~~~
+# A chart manifold's map A: free coordinates Z -> M must (1) land in M for
+# every Z, not only near some point; (2) be a submersion at generic Z: the rank
+# of DA (real flat Jacobian, computed in float64) equals dim M as the manifold
+# declares it (``dimension``), or, undeclared, the rank at a second random Z
+# (a map that collapses a direction everywhere has the same deficient rank at
+# both, so a declared dimension is the stronger check); (3) cover a
+# neighbourhood of each point: for points Y near X on M - reached by the
+# projection of X + small ambient steps and by the map at Z + small steps -
+# ``lift(Y)`` exists and ``A(lift(Y)) == Y``. Gradients (gradcheck), batching
+# and torch.func are checked as for the equality kind, on free variables.
+
+
+def _check_chart_lands(M, shape, dtype, device, gen) -> list[CheckResult]:
+    """random, project and the map at arbitrary (Gaussian, scale 2) coordinates are in M."""
+    out = []
+    X = _random(M, shape, dtype, device, gen)
+    Z = M.lift(X)
+    for label, Y in (
+        ("random in M", X),
+        ("A(Z) in M, any Z", M.dissolve(_axpy(2.0, _randn_like(Z, gen), Z))),
+        ("project in M", M.project(_axpy(0.3, _randn_like(X, gen), X))),
+    ):
+        ok, reason = M.check_point(Y, explain=True)
+        out.append(CheckResult(label, shape, bool(ok), reason or ""))
+    return out
+
+
+def _check_chart_lift(M, shape, dtype, device, gen) -> list[CheckResult]:
+    """A(lift(Y)) == Y at a random X and at points near it (Note [chart checks])."""
+    X = _random(M, shape, dtype, device, gen)
+    Z = M.lift(X)
+    near = [X]
+    for t in (1e-2, 1e-3):
+        step = _axpy(t * max(_norm(X), 1.0) / max(_norm(X), 1e-300), _randn_like(X, gen), X)
+        near.append(M.project(step))
+        near.append(M.dissolve(_axpy(t, _randn_like(Z, gen), Z)))
+    worst = 0.0
+    for Y in near:
+        worst = max(worst, _norm(map_parts(torch.sub, M.dissolve(M.lift(Y)), Y)) / max(_norm(Y), 1))
+    tol = _tol(M, shape, X, 1000.0)
+    detail = f"max |A(lift(Y)) - Y| / |Y| {worst:.2e} <= {tol:.2e} over {len(near)} points"
+    return [CheckResult("A(lift(Y)) = Y near X", shape, worst <= tol, detail)]
+
+
+def _rank(M, Z) -> tuple[int, float]:
+    """The rank of DA at Z (flat real Jacobian, float64) and its smallest kept singular value."""
+    A, z, _ = _flat_fn(M.dissolve, _wide(Z))
+    J = torch.autograd.functional.jacobian(A, z)
+    s = torch.linalg.svdvals(J)
+    if s.numel() == 0 or float(s[0]) == 0.0:
+        return 0, 0.0
+    keep = s > s[0] * 1e-9
+    return int(keep.sum()), float(s[keep][-1])
+
+
+def _check_chart_rank(M, shape, dtype, device, gen) -> list[CheckResult]:
+    """rank DA(Z) = dim M at random Z (Note [chart checks])."""
+    Z1 = _free_input(M, shape, dtype, device, gen, noise=0.5)
+    Z2 = _free_input(M, shape, dtype, device, gen, noise=0.5)
+    (r1, s1), (r2, _) = _rank(M, Z1), _rank(M, Z2)
+    dim = M.dimension(shape, complex=parts(Z1)[0].is_complex())
+    if dim is None:
+        detail = f"rank {r1} at one point, {r2} at another (dimension undeclared)"
+        return [CheckResult("rank DA = dim M", shape, r1 == r2 and r1 > 0, detail)]
+    detail = f"rank {r1}, {r2} == dimension {dim} (smallest kept singular value {s1:.1e})"
+    return [CheckResult("rank DA = dim M", shape, r1 == r2 == dim, detail)]
+
+
+def _check_product_factors(M, shape, dtype, device, gen) -> list[CheckResult]:
+    """A product with a chart factor: each factor by its own kind's checks, then the whole's."""
+    out = []
+    for i, (F, s) in enumerate(zip(M.manifolds, shape)):
+        for check in _checks_for(F):
+            for r in check(F, tuple(s), dtype, device, gen):
+                out.append(dataclasses.replace(r, name=f"factor {i} ({F.name}): {r.name}"))
+    X = _random(M, shape, dtype, device, gen)
+    err = _norm(map_parts(torch.sub, M.dissolve(M.lift(X)), X))
+    tol = _tol(M, shape, X) * max(1.0, _norm(X))
+    out.append(CheckResult("A(lift(X)) = X", shape, err <= tol, f"{err:.2e} <= {tol:.2e}"))
+    return out
+
+
+# ----------------------------------------------------------------------------- the lists
+# The torch.func checks run first: a map that keeps a tensor made inside a
+# transform (a process-wide cache) fails the next transform, and only shows
+# if the transform is the first to build it (Note [no tensor cache]).
+FUNC_CHECKS = (_check_func_hessian, _check_func_jvp, _check_func_vmap)
+EQUALITY_CHECKS = (
+    *FUNC_CHECKS,
     _check_feasible,
     _check_fixed_point,
     _check_jacobian,
     _check_quadratic,
     _check_autograd,
     _check_batch_dtype,
-    _check_func_jvp,
-    _check_func_vmap,
-    _check_func_hessian,
 )
+CHART_CHECKS = (
+    *FUNC_CHECKS,
+    _check_chart_lands,
+    _check_chart_lift,
+    _check_chart_rank,
+    _check_autograd,
+    _check_batch_dtype,
+)
+CHECKS = EQUALITY_CHECKS  # the name before the chart kind existed
+
+
+def _checks_for(M: Manifold) -> tuple:
+    """The checks M's kind calls for; a product with a chart factor is checked factor by factor."""
+    factors = getattr(M, "manifolds", None)
+    if factors is not None and any(F.kind == "chart" for F in factors):
+        return (*FUNC_CHECKS, _check_product_factors, _check_batch_dtype)
+    return CHART_CHECKS if M.kind == "chart" else EQUALITY_CHECKS
+
+
+def _run(M: Manifold, checks, shapes, dtype, device, seed) -> Report:
+    gen = torch.Generator(device=device or "cpu").manual_seed(seed)
+    report = Report(M.name)
+    for shape in shapes or M.example_shapes():
+        shape = tuple(shape)
+        for check in checks:
+            try:
+                report.results.extend(check(M, shape, dtype, device, gen))
+            except Exception as err:  # a crash is a failure, reported with its cause
+                report.results.append(
+                    CheckResult(check.__name__[7:], shape, False, repr(err)[:200])
+                )
+    return report
+
+
+def check_torch_func(
+    M: Manifold,
+    shapes: Sequence[tuple] | None = None,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+) -> Report:
+    """Only the torch.func checks of :func:`check_manifold` (hessian, jvp, vmap), run first.
+
+    Example:
+        >>> import solvent
+        >>> from solvent.testing import check_torch_func
+        >>> bool(check_torch_func(solvent.manifold("sphere")))
+        True
+    """
+    return _run(M, FUNC_CHECKS, shapes, dtype, device, seed)
 
 
 def check_manifold(
@@ -460,7 +626,7 @@ def check_manifold(
 ) -> Report:
     """Run the conformance checks on M; returns a :class:`Report` (falsy on failure).
 
-    Checks, for each shape: (1) ``random`` and ``project`` are feasible;
+    Equality kind, for each shape: (1) ``random`` and ``project`` are feasible;
     (2) ``dissolve(X) == X`` on M; (3) DA(X) maps into T_X M and fixes it;
     (4) A pulls points back quadratically; (5) gradcheck and gradgradcheck of
     ``constraint``, ``dissolve``, ``penalty`` (float64/complex128 only);
@@ -468,8 +634,18 @@ def check_manifold(
     (7) ``torch.func`` composes: ``jvp`` of ``dissolve``, ``constraint`` and
     ``dissolve_with_constraint`` equals finite differences, ``vmap`` of those
     and ``penalty`` equals a loop, and ``hessian`` of ``penalty`` equals finite
-    differences of its gradient (see Note [torch.func checks]);
-    then that bad shapes raise ``ValueError`` and integer input ``TypeError``.
+    differences of its gradient (see Note [torch.func checks]).
+
+    Chart kind (Note [chart checks]): ``random``, ``project`` and the map at
+    arbitrary coordinates land in M; the Jacobian of the map has rank
+    ``dimension`` at random coordinates; ``dissolve(lift(Y)) == Y`` at points
+    near a random X; gradcheck of ``dissolve``; batch, dtype and torch.func
+    as above, on free variables. A product with a chart factor is checked
+    factor by factor, each by its kind, plus its own torch.func and batching.
+
+    Then, for both kinds: bad point shapes (``violation``) and bad free shapes
+    (``dissolve``) raise ``ValueError`` naming the manifold, integer input
+    ``TypeError``.
 
     Args:
         M: the manifold.
@@ -485,17 +661,7 @@ def check_manifold(
         >>> bool(check_manifold(solvent.manifold("euclidean")))
         True
     """
-    gen = torch.Generator(device=device or "cpu").manual_seed(seed)
-    report = Report(M.name)
-    for shape in shapes or M.example_shapes():
-        shape = tuple(shape)
-        for check in CHECKS:
-            try:
-                report.results.extend(check(M, shape, dtype, device, gen))
-            except Exception as err:  # a crash is a failure, reported with its cause
-                report.results.append(
-                    CheckResult(check.__name__[7:], shape, False, repr(err)[:200])
-                )
+    report = _run(M, _checks_for(M), shapes, dtype, device, seed)
     report.results.extend(_check_bad_input(M, device))
     if raise_on_failure and not report.ok:
         raise AssertionError(report.format())
@@ -549,6 +715,6 @@ def perturbations(X, scale: float = 1.0):
     def build(seed):
         E = _randn_like(X, torch.Generator().manual_seed(seed))
         n = _norm(E)
-        return _map(lambda e: e * (scale / max(n, 1e-300)), E)
+        return map_parts(lambda e: e * (scale / max(n, 1e-300)), E)
 
     return st.integers(0, 2**31 - 1).map(build)

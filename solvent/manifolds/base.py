@@ -303,15 +303,21 @@ class Manifold(abc.ABC):
         self.check_shape(shape)
         return shape
 
-    def dimension(self, shape: Sequence[int]) -> int | None:
-        """The dimension of M for one point of ``shape`` (batch dimensions ignored), if declared.
+    def dimension(self, shape: Sequence[int], *, complex: bool = False) -> int | None:
+        """The real dimension of M at one point of ``shape`` (batch ignored), if declared.
 
+        ``complex=True`` asks for complex points (C^n has real dimension 2n).
         The conformance kit compares it with the rank of the map's Jacobian
         (chart kind); None means undeclared.
+
+        Example:
+            >>> import solvent
+            >>> solvent.manifold("euclidean").dimension((2, 3), complex=True)
+            6
         """
         shape = _as_shape(shape)
         self.check_shape(shape)
-        return self._dimension(shape)
+        return self._dimension(shape, complex)
 
     def default_atol(self, X: Tensor) -> float:
         """The feasibility tolerance for X: ``tolerance(point size, dtype)``, one formula."""
@@ -419,8 +425,8 @@ class Manifold(abc.ABC):
         """Hook: free coordinates of the point X. Default (equality kind): ``project(X)``."""
         return self._project(X, atol=None, max_iter=100)
 
-    def _dimension(self, shape: tuple[int, ...]) -> int | None:
-        """Hook: the dimension of M at one point of ``shape``; None when not declared."""
+    def _dimension(self, shape: tuple[int, ...], complex: bool) -> int | None:
+        """Hook: the real dimension of M at one point of ``shape``; None when not declared."""
         return None
 
     # ================================================================== conformance helpers

@@ -42,9 +42,9 @@ class Euclidean(Manifold):
         """Every point is feasible: X itself."""
         return X
 
-    def _dimension(self, shape: tuple[int, ...]) -> int:
-        """The number of real coordinates of one point (a complex entry counts once here)."""
-        return self.point_numel(shape)
+    def _dimension(self, shape: tuple[int, ...], complex: bool) -> int:
+        """The number of real coordinates of one point (two per complex entry)."""
+        return self.point_numel(shape) * (2 if complex else 1)
 
     def example_shapes(self) -> list[tuple[int, ...]]:
         return [(3,), (5,)] if self.ndim == 1 else [(4, 2), (3, 3)]

@@ -174,8 +174,8 @@ class Product(Manifold):
         self._check_count(free_shape)
         return tuple(M.point_shape(s) for M, s in zip(self.manifolds, free_shape))
 
-    def _dimension(self, shape) -> int | None:
-        dims = [M.dimension(s) for M, s in zip(self.manifolds, shape)]
+    def _dimension(self, shape, complex: bool) -> int | None:
+        dims = [M.dimension(s, complex=complex) for M, s in zip(self.manifolds, shape)]
         return None if any(d is None for d in dims) else sum(dims)
 
     # ------------------------------------------------------------------ conformance

@@ -11,15 +11,14 @@ from solvent.manifolds import (
     Grassmann,
     Hyperbolic,
     Lorentz,
-    Oblique,
     Manifold,
+    Oblique,
     Product,
     Sphere,
     Stiefel,
     SymplecticStiefel,
 )
 from solvent.plugins.hookspecs import hookimpl
-
 
 
 def product(manifolds: Sequence[str | Manifold] = ("sphere", "stiefel")) -> Product:
@@ -36,8 +35,9 @@ def product(manifolds: Sequence[str | Manifold] = ("sphere", "stiefel")) -> Prod
     from solvent.plugins.manager import manifold
 
     if isinstance(manifolds, (str, Manifold)):
-        raise ValueError(
-            f"product needs a sequence of manifolds, got {manifolds!r}; write manifolds=({manifolds!r},)"
+        raise TypeError(
+            f"product needs a sequence of manifolds, got {manifolds!r}; "
+            f"write manifolds=({manifolds!r},) for one factor"
         )
     return Product(tuple(manifold(M) for M in manifolds))
 
