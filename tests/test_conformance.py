@@ -6,10 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import solvent
+from solvent.exceptions import ManifoldShapeError
 from solvent.manifolds.base import Manifold
 from solvent.manifolds.stiefel import polar
-from solvent.testing import check_manifold
-from tests.manifolds_for_tests import SymmetricStiefel, UnitCircleRows
+from solvent.testing import check_manifold, check_torch_func
+from tests.manifolds_for_tests import ExpPositive, RankOneGram, SymmetricStiefel, UnitCircleRows
 
 REGISTERED = solvent.available()
 GENERIC = [SymmetricStiefel(), UnitCircleRows()]
@@ -220,3 +221,128 @@ def test_kit_fails_wrong_jvp_and_vmap_rules():
                 for shape in ((3,), (5,))}  # fmt: skip
     assert failed == expected, report.format()
     assert "|jvp - fd|" in report.format() and "|vmap - loop|" in report.format()
+
+
+# ----------------------------------------------------------------------------- whole registry
+def test_torch_func_over_the_whole_registry_in_one_process():
+    """The kit's torch.func checks (hessian first) over every registered manifold and dtype, in
+    one process and one order: a map that keeps a tensor built inside a transform (a cached
+    identity) fails the manifolds that meet it later."""
+    failures = []
+    for name in REGISTERED:
+        M = solvent.manifold(name)
+        for dtype in DTYPES:
+            if dtype.is_complex and not M.supports_complex:
+                continue
+            report = check_torch_func(M, dtype=dtype, seed=3)
+            failures += [f"{name} {dtype}: {r.name} {r.shape} {r.detail}" for r in report.failures]
+    assert not failures, "\n".join(failures)
+
+
+# ----------------------------------------------------------------------------- chart kind
+CHARTS = [ExpPositive(), RankOneGram()]
+CHART_CASES = [
+    (M, dtype) for M in CHARTS for dtype in DTYPES if M.supports_complex or not dtype.is_complex
+]
+
+
+@pytest.mark.parametrize(("M", "dtype"), CHART_CASES, ids=lambda v: getattr(v, "name", str(v)))
+def test_toy_chart_manifolds_conform(M, dtype):
+    report = check_manifold(M, dtype=dtype, seed=2)
+    assert report.ok, report.format()
+    names = {r.name for r in report.results}
+    assert {"A(Z) in M, any Z", "rank DA = dim M", "A(lift(Y)) = Y near X"} <= names
+
+
+def test_products_with_chart_factors_conform():
+    for factors, kind in (((ExpPositive(), "stiefel"), "equality"),
+                          ((ExpPositive(), RankOneGram()), "chart")):  # fmt: skip
+        P = solvent.manifold("product", manifolds=factors)
+        assert P.kind == kind
+        report = check_manifold(P, seed=1)
+        assert report.ok, report.format()
+        assert any(r.name.startswith("factor 0 (test_exp_positive)") for r in report.results)
+
+
+def test_chart_free_variable_and_point_are_validated_apart():
+    M = RankOneGram()
+    assert M.free_shape((2, 4, 4)) == (2, 4, 1) and M.point_shape((2, 4, 1)) == (2, 4, 4)
+    Y = torch.randn(2, 4, 1, dtype=torch.float64)
+    X = M.dissolve(Y)
+    assert X.shape == (2, 4, 4) and M.check_point(X)
+    assert torch.allclose(M.dissolve(M.lift(X)), X, atol=1e-12)
+    C, p = M.constraint(Y), M.penalty(Y)
+    assert C.shape == (2, 0) and p.ndim == 0 and float(p) == 0.0
+    with pytest.raises(ManifoldShapeError, match=r"test_rank_one_gram .*\(\.\.\., n, 1\)"):
+        M.dissolve(X)  # a point where a free variable is due
+    with pytest.raises(ManifoldShapeError, match="square"):
+        M.violation(Y)  # a free variable where a point is due
+    with pytest.raises(ManifoldShapeError, match="square"):
+        M.free_shape((4, 3))
+    ok, why = M.check_point(Y, explain=True)
+    assert not ok and "square" in why
+
+
+class _Leaving(ExpPositive):
+    """The identity as the 'map': it leaves the positive orthant."""
+
+    name = "test_leaving"
+
+    def _dissolve(self, Z):
+        return Z * 1.0
+
+    def _lift(self, X):
+        return X * 1.0
+
+
+class _Collapsing(ExpPositive):
+    """exp of the mean, repeated: lands in M but has rank 1, so it covers no neighbourhood."""
+
+    name = "test_collapsing"
+
+    def _dissolve(self, Z):
+        return torch.exp(Z.mean(-1, keepdim=True)).expand(Z.shape) * 1.0
+
+
+class _WrongLift(ExpPositive):
+    name = "test_wrong_lift"
+
+    def _lift(self, X):
+        return torch.log(X) + 0.1
+
+
+class _WrongGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(z):
+        return torch.exp(z)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, g):
+        return g  # forgets the factor exp(z)
+
+
+class _WrongGradientChart(ExpPositive):
+    name = "test_wrong_gradient"
+
+    def _dissolve(self, Z):
+        return _WrongGradient.apply(Z)
+
+
+@pytest.mark.parametrize(
+    ("M", "expected"),
+    [
+        (_Leaving(), {"A(Z) in M, any Z"}),
+        (_Collapsing(), {"rank DA = dim M", "A(lift(Y)) = Y near X"}),
+        (_WrongLift(), {"A(lift(Y)) = Y near X"}),
+        (_WrongGradientChart(), {"gradcheck dissolve", "func.jvp dissolve"}),
+    ],
+    ids=lambda v: getattr(v, "name", ""),
+)
+def test_kit_fails_a_broken_chart(M, expected):
+    report = check_manifold(M, shapes=[(3,)])
+    failed = {r.name for r in report.failures}
+    assert expected <= failed, report.format()
