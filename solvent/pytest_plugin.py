@@ -68,7 +68,7 @@ def check_conformance(
 
     M = solvent.manifold(manifold)
     if dtypes is None:
-        dtypes = [d for d in DEFAULT_DTYPES if M.supports_complex or not _dtype(d).is_complex]
+        dtypes = [d for d in DEFAULT_DTYPES if M.supports_dtype(_dtype(d))]
     reports, failed = [], []
     for dtype in map(_dtype, dtypes):
         report = check_manifold(M, shapes=shapes, dtype=dtype, device=device, seed=seed)
@@ -99,8 +99,8 @@ def conformance_test(manifold, *, dtypes: Sequence = DEFAULT_DTYPES, **kwargs) -
         import solvent
 
         M = solvent.manifold(manifold)
-        if _dtype(dtype).is_complex and not M.supports_complex:
-            pytest.skip(f"{M.name} is real only")
+        if not M.supports_dtype(_dtype(dtype)):
+            pytest.skip(f"{M.name} does not take {dtype} points")
         check_conformance(M, dtypes=[dtype], **kwargs)
 
     test.__name__ = test.__qualname__ = f"test_{label}_conforms"

@@ -206,7 +206,8 @@ def _check_quadratic(M, shape, dtype, device, gen) -> list[CheckResult]:
     n = J.mT @ torch.randn(c.shape, dtype=c.dtype, device=c.device, generator=gen)
     e = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=gen)
     t = e - torch.linalg.pinv(J, rtol=math.sqrt(_eps(X))) @ (J @ e)
-    e = n / n.norm().clamp_min(1e-300) + 0.5 * t / t.norm().clamp_min(1e-300)
+    tiny = torch.finfo(x.dtype).tiny  # 1e-300 would be 0 in float32, and 0 / 0 NaN
+    e = n / n.norm().clamp_min(tiny) + 0.5 * t / t.norm().clamp_min(tiny)
     E = unflatten(e / e.norm())
     # Step scaled to the constraint: the largest eps (down from 1/10 of the
     # point's size, by 4x) whose first-order violation is below `target`, so
@@ -430,13 +431,14 @@ def _refuses(fn: Callable, X, error: type) -> tuple[bool, str]:
 
 def _check_bad_input(M, device) -> list[CheckResult]:
     out = []
+    dtype = torch.float64 if M.supports_real else torch.complex128
     for bad in M.bad_shapes():
-        ok, detail = _refuses(M.violation, torch.zeros(bad, dtype=torch.float64, device=device),
+        ok, detail = _refuses(M.violation, torch.zeros(bad, dtype=dtype, device=device),
                               ValueError)  # fmt: skip
         out.append(CheckResult("bad point shape -> ValueError", bad, ok and M.name in detail,
                                detail[:120]))  # fmt: skip
     for bad in M.bad_free_shapes():
-        ok, detail = _refuses(M.dissolve, torch.zeros(bad, dtype=torch.float64, device=device),
+        ok, detail = _refuses(M.dissolve, torch.zeros(bad, dtype=dtype, device=device),
                               ValueError)  # fmt: skip
         out.append(CheckResult("bad free shape -> ValueError", bad, ok and M.name in detail,
                                detail[:120]))  # fmt: skip

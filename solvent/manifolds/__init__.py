@@ -5,6 +5,7 @@ it, never the reverse); ``available`` is forwarded lazily for convenience.
 """
 
 from solvent.manifolds.base import ChartManifold, Manifold, is_closed_form
+from solvent.manifolds.complex_circle import ComplexCircle
 from solvent.manifolds.euclidean import Euclidean
 from solvent.manifolds.generalized_stiefel import GeneralizedStiefel, ManifoldParameterError
 from solvent.manifolds.grassmann import Grassmann
@@ -12,14 +13,18 @@ from solvent.manifolds.hyperbolic import Hyperbolic
 from solvent.manifolds.lorentz import Lorentz
 from solvent.manifolds.oblique import Oblique
 from solvent.manifolds.product import Product
+from solvent.manifolds.skew import Skew
 from solvent.manifolds.so import SO
 from solvent.manifolds.sphere import Sphere
+from solvent.manifolds.sphere_subspace import SphereSubspace
 from solvent.manifolds.stiefel import Stiefel
+from solvent.manifolds.symmetric import Symmetric
 from solvent.manifolds.symplectic_stiefel import SymplecticStiefel
 
 __all__ = [
     "SO",
     "ChartManifold",
+    "ComplexCircle",
     "Euclidean",
     "GeneralizedStiefel",
     "Grassmann",
@@ -29,8 +34,11 @@ __all__ = [
     "ManifoldParameterError",
     "Oblique",
     "Product",
+    "Skew",
     "Sphere",
+    "SphereSubspace",
     "Stiefel",
+    "Symmetric",
     "SymplecticStiefel",
     "available",
     "is_closed_form",

@@ -145,6 +145,8 @@ class Manifold(abc.ABC):
         kind: ``"equality"`` here, ``"chart"`` for :class:`ChartManifold`.
         ndim: how many trailing dimensions form one point (1: a vector, 2: a matrix).
         supports_complex: whether complex dtypes are accepted.
+        supports_real: whether real dtypes are accepted (False for a manifold of complex
+            points only, e.g. one given by a complex parameter).
 
     Example:
         >>> import torch, solvent
@@ -158,6 +160,7 @@ class Manifold(abc.ABC):
     kind: str = "equality"  # Note [two kinds of manifold]
     ndim: int = 2
     supports_complex: bool = True
+    supports_real: bool = True
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -243,6 +246,8 @@ class Manifold(abc.ABC):
             raise ManifoldDtypeError(self.name, dtype, "a floating dtype (float32, float64, ...)")
         if dtype.is_complex and not self.supports_complex:
             raise ManifoldDtypeError(self.name, dtype, "a real floating dtype")
+        if not dtype.is_complex and not self.supports_real:
+            raise ManifoldDtypeError(self.name, dtype, "a complex dtype")
         work = compute_dtype(dtype)
         X = self._random(tuple(shape), dtype=work, device=device, generator=generator)
         return map_parts(lambda t: t if t.dtype == dtype else t.to(dtype), X)
@@ -346,6 +351,18 @@ class Manifold(abc.ABC):
         self._validate_tensor(Z)
         self.point_shape(Z.shape)
 
+    def supports_dtype(self, dtype: torch.dtype) -> bool:
+        """Whether points of ``dtype`` are accepted (floating; complex or real as supported).
+
+        Example:
+            >>> import torch, solvent
+            >>> solvent.manifold("so").supports_dtype(torch.complex128)
+            False
+        """
+        if dtype.is_complex:
+            return self.supports_complex
+        return dtype.is_floating_point and self.supports_real
+
     def point_numel(self, shape) -> int:
         """How many entries one point of ``shape`` has (batch dimensions excluded)."""
         shape = tuple(shape)
@@ -361,6 +378,8 @@ class Manifold(abc.ABC):
             raise ManifoldDtypeError(
                 self.name, X.dtype, "a floating dtype (float32, float64, ...); call .double()"
             )
+        elif not self.supports_real:
+            raise ManifoldDtypeError(self.name, X.dtype, "a complex dtype")
 
     # ================================================================== hooks
     @abc.abstractmethod

@@ -57,6 +57,7 @@ class Product(Manifold):
             )
         self.manifolds = tuple(manifolds)
         self.supports_complex = all(M.supports_complex for M in self.manifolds)
+        self.supports_real = all(M.supports_real for M in self.manifolds)
         self.kind = "chart" if all(M.kind == "chart" for M in self.manifolds) else "equality"
 
     # ------------------------------------------------------------------ checks

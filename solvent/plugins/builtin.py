@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from solvent.manifolds import (
     SO,
+    ComplexCircle,
     Euclidean,
     GeneralizedStiefel,
     Grassmann,
@@ -14,8 +15,11 @@ from solvent.manifolds import (
     Manifold,
     Oblique,
     Product,
+    Skew,
     Sphere,
+    SphereSubspace,
     Stiefel,
+    Symmetric,
     SymplecticStiefel,
 )
 from solvent.plugins.hookspecs import hookimpl
@@ -55,6 +59,10 @@ BUILTINS = {
     "lorentz": Lorentz,
     "symplectic_stiefel": SymplecticStiefel,
     "product": product,
+    "symmetric": Symmetric,
+    "skew": Skew,
+    "complex_circle": ComplexCircle,
+    "sphere_subspace": SphereSubspace,
 }
 
 
