@@ -85,9 +85,12 @@ class SphereSubspace(Manifold):
         Y = self._in_span(X)
         if self.basis is None:
             return normalize(Y, (-1,))
+        # P x below rounding level of x has no direction (x is orthogonal to span(U)).
         r = squared_norm(Y, (-1,), keepdim=True).sqrt()
+        floor = 10 * X.shape[-1] * torch.finfo(r.dtype).eps * squared_norm(X, (-1,), True).sqrt()
+        ok = r > floor
         first = self._U(X)[:, 0].expand(Y.shape)
-        return torch.where(r > 0, Y / torch.where(r > 0, r, 1.0).to(Y.dtype), first)
+        return torch.where(ok, Y / torch.where(ok, r, 1.0).to(Y.dtype), first)
 
     def _random(self, shape, *, dtype, device, generator) -> Tensor:
         """Uniform on the unit sphere of span(U): U g / |g| for a Gaussian g."""
