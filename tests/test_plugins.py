@@ -255,7 +255,7 @@ def test_example_plugin_is_installed_with_its_distribution(fresh_registry):
     """examples/plugin is installed (make test does it) and found through the normal registry."""
     version = importlib.metadata.version("solvent-special-linear")
     entries = manager.registry()
-    for name in ("special_linear", "scaled_sphere"):
+    for name in ("special_linear", "scaled_sphere", "simplex"):
         assert entries[name].plugin == "special_linear"
         assert entries[name].distribution.replace("_", "-") == "solvent-special-linear"
         assert entries[name].source.endswith(version)

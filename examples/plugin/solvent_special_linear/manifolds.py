@@ -1,4 +1,5 @@
-"""The plugin's manifolds: one given by its constraint alone, one with a closed-form map."""
+"""The plugin's manifolds: one given by its constraint alone, one with a closed-form map, and one
+of the chart kind (a smooth map onto an open set)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import math
 import torch
 from torch import Tensor
 
-from solvent import Manifold
+from solvent import ChartManifold, Manifold
 from solvent.exceptions import ManifoldShapeError, ProjectionError
 from solvent.manifolds.stiefel import qr_unique
 
-__all__ = ["ScaledSphere", "SpecialLinear"]
+__all__ = ["ScaledSphere", "Simplex", "SpecialLinear"]
 
 
 class SpecialLinear(Manifold):
@@ -128,3 +129,46 @@ def _sqnorm(X: Tensor) -> Tensor:
     if X.is_complex():
         X = torch.view_as_real(X).flatten(-2)
     return X.square().sum(-1)
+
+
+class Simplex(ChartManifold):
+    """The open probability simplex {x : x_i > 0, sum x_i = 1}, a chart manifold: x = softmax(z).
+
+    The map lands in the simplex for every z, so there is no constraint and no
+    penalty; it is a submersion onto the (n - 1)-dimensional simplex (adding a
+    constant to z changes nothing), and ``lift(x) = log x`` inverts it. Real only.
+
+    Example:
+        >>> import torch, solvent
+        >>> S = solvent.manifold("simplex")
+        >>> x = S.dissolve(torch.zeros(4, dtype=torch.float64))
+        >>> x.tolist(), float(S.penalty(torch.zeros(4)))
+        ([0.25, 0.25, 0.25, 0.25], 0.0)
+    """
+
+    name = "simplex"
+    ndim = 1
+    supports_complex = False
+
+    def _dissolve(self, Z: Tensor) -> Tensor:
+        """x = softmax(z) = exp(z) / sum exp(z)."""
+        return torch.softmax(Z, dim=-1)
+
+    def _lift(self, X: Tensor) -> Tensor:
+        """z = log x: softmax(log x) = x for x in the simplex."""
+        return torch.log(X)
+
+    def _violation(self, X: Tensor) -> Tensor:
+        """|sum x - 1| plus the size of the non-positive entries, per point."""
+        return (X.sum(-1) - 1).abs() + torch.linalg.vector_norm(torch.relu(-X), dim=-1)
+
+    def _check_point(self, X: Tensor) -> str | None:
+        return None if bool((X > 0).all()) else f"{self.name}: an entry is not > 0"
+
+    def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
+        """Clamp to a small positive floor, then normalise the sum."""
+        Y = X.clamp_min(torch.finfo(X.dtype).eps)
+        return Y / Y.sum(-1, keepdim=True)
+
+    def _dimension(self, shape, complex: bool) -> int:
+        return shape[-1] - 1

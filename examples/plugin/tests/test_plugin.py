@@ -8,6 +8,7 @@ from solvent.pytest_plugin import conformance_test
 from solvent_special_linear import ScaledSphere
 
 test_special_linear = conformance_test("special_linear")
+test_simplex = conformance_test("simplex")  # a chart manifold: the kit checks its map's rank
 
 
 def test_scaled_sphere_radius(solvent_conformance):
