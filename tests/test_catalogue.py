@@ -26,6 +26,10 @@ CATALOGUE = [
     "symplectic_stiefel",
     "so",
     "product",
+    "symmetric",
+    "skew",
+    "complex_circle",
+    "sphere_subspace",
 ]
 
 
@@ -319,6 +323,42 @@ def test_product_complex_and_conformance():
     X = Q.random((3,), (2, 2), dtype=torch.complex128, generator=gen(0))
     C = Q.constraint(X)
     assert not C.is_complex() and Q.check_point(X)
+
+
+def test_product_of_a_matrix_euclidean_factor_beside_a_vector_factor():
+    """Factors of any point dimension share the batch dimensions."""
+    E2 = solvent.manifold("euclidean", ndim=2)
+    P = solvent.manifold("product", manifolds=(E2, "sphere"))
+    X = P.random((2, 4, 3), (2, 5), dtype=F64, generator=gen(0))
+    assert [tuple(x.shape) for x in X] == [(2, 4, 3), (2, 5)]
+    assert P.violation(X).shape == (2,) and P.constraint(X).shape == (2, 1)
+    assert P.free_shape(((4, 3), (5,))) == ((4, 3), (5,))
+    report = check_manifold(P, seed=0)
+    assert report.ok, report.format()
+    with pytest.raises(ValueError, match="euclidean needs ndim >= 1"):
+        solvent.manifold("euclidean", ndim=0)
+
+
+def test_product_class_takes_instances_and_the_registry_resolves_names():
+    from solvent.manifolds import Product, Sphere
+
+    with pytest.raises(TypeError, match="takes Manifold instances, got 'sphere'"):
+        Product(("sphere",))
+    assert Product((Sphere(),)).manifolds == (Sphere(),)
+    assert solvent.manifold("product", manifolds=("sphere",)) == Product((Sphere(),))
+    with pytest.raises(TypeError, match=r"write manifolds=\('sphere',\)"):
+        solvent.manifold("product", manifolds="sphere")
+
+
+def test_manifold_files_do_not_import_the_registry():
+    """The registry imports the manifolds, never the reverse (only the package's lazy
+    ``available`` forward names it)."""
+    from pathlib import Path
+
+    src = Path(solvent.manifolds.__file__).parent
+    offenders = [p.name for p in src.glob("*.py")
+                 if "solvent.plugins" in p.read_text() and p.name != "__init__.py"]  # fmt: skip
+    assert offenders == []
 
 
 def test_product_bad_input():
