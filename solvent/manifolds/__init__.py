@@ -5,13 +5,16 @@ it, never the reverse); ``available`` is forwarded lazily for convenience.
 """
 
 from solvent.manifolds.base import Manifold, is_closed_form
+from solvent.manifolds.elliptope import Elliptope
 from solvent.manifolds.euclidean import Euclidean
+from solvent.manifolds.fixed_rank import FixedRank
 from solvent.manifolds.generalized_stiefel import GeneralizedStiefel, ManifoldParameterError
 from solvent.manifolds.grassmann import Grassmann
 from solvent.manifolds.hyperbolic import Hyperbolic
 from solvent.manifolds.lorentz import Lorentz
 from solvent.manifolds.oblique import Oblique
 from solvent.manifolds.product import Product
+from solvent.manifolds.psd_fixed_rank import PSDFixedRank
 from solvent.manifolds.so import SO
 from solvent.manifolds.sphere import Sphere
 from solvent.manifolds.stiefel import Stiefel
@@ -19,7 +22,9 @@ from solvent.manifolds.symplectic_stiefel import SymplecticStiefel
 
 __all__ = [
     "SO",
+    "Elliptope",
     "Euclidean",
+    "FixedRank",
     "GeneralizedStiefel",
     "Grassmann",
     "Hyperbolic",
@@ -27,6 +32,7 @@ __all__ = [
     "Manifold",
     "ManifoldParameterError",
     "Oblique",
+    "PSDFixedRank",
     "Product",
     "Sphere",
     "Stiefel",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from solvent.manifolds import (
     SO,
+    Elliptope,
     Euclidean,
+    FixedRank,
     GeneralizedStiefel,
     Grassmann,
     Hyperbolic,
     Lorentz,
     Oblique,
     Product,
+    PSDFixedRank,
     Sphere,
     Stiefel,
     SymplecticStiefel,
@@ -29,6 +32,9 @@ BUILTINS = (
     Lorentz,
     SymplecticStiefel,
     Product,
+    FixedRank,
+    PSDFixedRank,
+    Elliptope,
 )
 
 
