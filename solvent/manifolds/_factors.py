@@ -72,4 +72,4 @@ def psd_factor(X: Tensor, k: int, floor: bool) -> Tensor:
     if floor:
         low = rank_floor(w.abs().amax(-1, keepdim=True), X.shape[-1], w.dtype)
     w = torch.maximum(w, torch.as_tensor(low, dtype=w.dtype, device=w.device))
-    return Q * w.sqrt().to(Q.dtype).unsqueeze(-2)
+    return (Q * w.sqrt().to(Q.dtype).unsqueeze(-2)).contiguous()
