@@ -67,6 +67,17 @@ class Elliptope(ChartManifold):
         """``(..., n, n) -> (..., n, k)``."""
         return (*shape[:-1], self.rank)
 
+    def _point_shape(self, free_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(..., n, k) -> (..., n, n)``; a factor with another number of columns has no point."""
+        if len(free_shape) < 2 or free_shape[-1] != self.rank:
+            raise ManifoldShapeError(
+                self.name,
+                free_shape,
+                f"a factor Y of shape (..., n, {self.rank}) as the free variable",
+                "build it with free_shape(point shape) or lift(point)",
+            )
+        return (*free_shape[:-1], free_shape[-2])
+
     def _dissolve(self, Y: Tensor) -> Tensor:
         """A(Y) = N(Y) N(Y)^H, N normalising each row."""
         W = Y * torch.linalg.vector_norm(Y, dim=-1, keepdim=True).reciprocal().to(Y.dtype)
@@ -92,7 +103,7 @@ class Elliptope(ChartManifold):
         Y = torch.randn((*shape[:-1], self.rank), dtype=dtype, device=device, generator=generator)
         return self._dissolve(Y)
 
-    def dimension(self, shape: tuple[int, ...], complex: bool = False) -> int:
+    def _dimension(self, shape: tuple[int, ...], complex: bool) -> int:
         """The real dimension at rank k: n(k - 1) - k(k - 1)/2 (n(2k - 1) - k^2 complex)."""
         n, k = shape[-1], self.rank
         return n * (2 * k - 1) - k * k if complex else n * (k - 1) - k * (k - 1) // 2
@@ -103,6 +114,9 @@ class Elliptope(ChartManifold):
     def bad_shapes(self) -> list[tuple[int, ...]]:
         too_small = [(self.rank - 1, self.rank - 1)] if self.rank > 1 else []
         return [(), (3,), (3, 4), *too_small]
+
+    def bad_free_shapes(self) -> list[tuple[int, ...]]:
+        return [(), (3,), (4, self.rank + 1), (self.rank - 1, self.rank)]
 
     def __repr__(self) -> str:
         return f"Elliptope(rank={self.rank})"

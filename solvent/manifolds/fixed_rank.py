@@ -151,7 +151,7 @@ class FixedRank(ChartManifold):
         V = torch.randn((*batch, n, self.rank), dtype=dtype, device=device, generator=generator)
         return (U @ V.mH) / self.rank**0.5
 
-    def dimension(self, shape: tuple[int, ...], complex: bool = False) -> int:
+    def _dimension(self, shape: tuple[int, ...], complex: bool) -> int:
         """The real dimension of the set of m x n points: (m + n - k) k (twice that complex)."""
         m, n = shape[-2:]
         d = (m + n - self.rank) * self.rank

@@ -83,6 +83,17 @@ class PSDFixedRank(ChartManifold):
         """``(..., n, n) -> (..., n, k)``."""
         return (*shape[:-1], self.rank)
 
+    def _point_shape(self, free_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(..., n, k) -> (..., n, n)``; a factor with another number of columns has no point."""
+        if len(free_shape) < 2 or free_shape[-1] != self.rank:
+            raise ManifoldShapeError(
+                self.name,
+                free_shape,
+                f"a factor Y of shape (..., n, {self.rank}) as the free variable",
+                "build it with free_shape(point shape) or lift(point)",
+            )
+        return (*free_shape[:-1], free_shape[-2])
+
     def _dissolve(self, Y: Tensor) -> Tensor:
         """A(Y) = Y Y^H."""
         return Y @ Y.mH
@@ -117,7 +128,7 @@ class PSDFixedRank(ChartManifold):
         Y = torch.randn((*shape[:-1], self.rank), dtype=dtype, device=device, generator=generator)
         return (Y @ Y.mH) / self.rank
 
-    def dimension(self, shape: tuple[int, ...], complex: bool = False) -> int:
+    def _dimension(self, shape: tuple[int, ...], complex: bool) -> int:
         """The real dimension of the set of n x n points: nk - k(k-1)/2 (2nk - k^2 complex)."""
         n, k = shape[-1], self.rank
         return 2 * n * k - k * k if complex else n * k - k * (k - 1) // 2
@@ -128,6 +139,9 @@ class PSDFixedRank(ChartManifold):
     def bad_shapes(self) -> list[tuple[int, ...]]:
         too_small = [(self.rank - 1, self.rank - 1)] if self.rank > 1 else []
         return [(), (3,), (3, 4), *too_small]
+
+    def bad_free_shapes(self) -> list[tuple[int, ...]]:
+        return [(), (3,), (4, self.rank + 1), (self.rank - 1, self.rank)]
 
     def __repr__(self) -> str:
         return f"PSDFixedRank(rank={self.rank})"
