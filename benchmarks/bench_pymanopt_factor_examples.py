@@ -27,16 +27,22 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "examples"))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from _harness import Skip, Table, machine_info, make_parser, optional_import, resolve  # noqa: E402
-from _harness import write_tables  # noqa: E402
-
 import elliptope_correlation as corr  # noqa: E402
 import elliptope_maxcut as maxcut  # noqa: E402
 import fixed_rank_approximation as fr_approx  # noqa: E402
 import fixed_rank_completion as fr_completion  # noqa: E402
+import numpy as np  # noqa: E402
 import psd_fixed_rank_approximation as psd_approx  # noqa: E402
+import torch  # noqa: E402
+from _harness import (  # noqa: E402
+    Skip,
+    Table,
+    machine_info,
+    make_parser,
+    optional_import,
+    resolve,
+    write_tables,  # noqa: E402
+)
 
 F64 = torch.float64
 

@@ -27,8 +27,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import solvent  # noqa: E402
 from chart_lbfgs import ChartResult, minimize_on_chart  # noqa: E402
+
+import solvent  # noqa: E402
 
 TOLERANCE = 1e-8  # first-order residual, relative to ||A||
 
