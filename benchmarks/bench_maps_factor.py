@@ -17,7 +17,12 @@ back-propagated to the free variable. Contenders:
 Every map is exact (its image is in the set for every free variable), so the
 comparison is at equal exactness. Target: solvent no slower than the fastest peer.
 
+A second table prices fixed_rank's storage choice (the factors packed in an
+m x n free variable, see Note [fixed rank storage]) against compact factors
+[U; V] ((m + n) x k): one training step, map forward + backward + Adam update.
+
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 python benchmarks/bench_maps_factor.py [--quick]
+        [--only maps|storage]
 """
 
 from __future__ import annotations
@@ -123,12 +128,51 @@ def table_for(name: str, sizes, args) -> Table:
     return t
 
 
+def _adam_step(weight, G: torch.Tensor, params: list[torch.Tensor]):
+    opt = torch.optim.Adam(params, lr=1e-3)
+    step = _step(weight, G, params)
+
+    def run():
+        step()
+        opt.step()
+
+    return run
+
+
+def storage_table(sizes, args) -> Table:
+    t = Table(
+        "fixed_rank storage: map forward + backward + Adam step, float32, 1 thread",
+        ["m x n, rank k", "free variable", "numbers stored", "median ms", "IQR ms", "÷ packed"],
+    )
+    for n, k in sizes:
+        G = torch.randn(n, n, generator=torch.Generator().manual_seed(1))
+        M = solvent.manifold("fixed_rank", rank=k)
+        Z = nn.Parameter(M.lift(M.random(n, n, generator=torch.Generator().manual_seed(0))))
+        UV = nn.Parameter(torch.randn(2 * n, k, generator=torch.Generator().manual_seed(0)))
+        fns = {
+            "packed m x n (solvent)": _adam_step(lambda: M._dissolve(Z), G, [Z]),
+            "compact (m + n) x k": _adam_step(lambda: UV[:n] @ UV[n:].mT, G, [UV]),
+        }
+        reps = max(3, args.reps if n <= 256 else args.reps // 2)
+        stats = time_interleaved(fns, reps=reps, warmup=args.warmup)
+        base = stats["packed m x n (solvent)"].median
+        for (c, s), numel in zip(stats.items(), (Z.numel(), UV.numel())):
+            t.rows.append([f"{n} x {n}, k={k}", c, str(numel), fmt_ms(s.median), s.spread(),
+                           fmt_ratio(s.median / base)])
+    return t
+
+
 def main(argv=None) -> list[Table]:
     parser = make_parser(__doc__.splitlines()[0], threads="1", reps=30)
+    parser.add_argument("--only", choices=("maps", "storage"), default=None)
     args = resolve(parser.parse_args(argv))
     torch.set_num_threads(args.thread_list[0])
     sizes = [(32, 4)] if args.quick else [(256, 16), (1024, 64)]
-    tables = [table_for(name, sizes, args) for name in PLAIN_MAPS]
+    tables = []
+    if args.only in (None, "maps"):
+        tables += [table_for(name, sizes, args) for name in PLAIN_MAPS]
+    if args.only in (None, "storage"):
+        tables.append(storage_table(sizes, args))
     tables[-1].notes.append(machine_info(args.thread_list, args.device))
     write_tables(tables, args.markdown)
     return tables
