@@ -136,11 +136,42 @@ def test_torch_func_vmap_and_jvp_through_the_maps():
         assert torch.allclose(tangent, fd, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@given(seed=seeds)
+def test_compact_fixed_rank_store(dtype, seed):
+    """rows=m: the free variable is [U; V], (m + n) x k, with the same map and lift."""
+    M = solvent.manifold("fixed_rank", rank=2, rows=7)
+    assert M.free_shape((3, 7, 5)) == (3, 12, 2)
+    X = M._dissolve(free_variable(M, (3, 7, 5), dtype, seed))
+    assert X.shape == (3, 7, 5) and float(M.violation(X).max()) < 1e-12 * float(X.abs().max())
+    P = M.random(3, 7, 5, dtype=dtype, generator=gen(seed))
+    Z = M.lift(P)
+    assert Z.shape == (3, 12, 2) and relerr(M._dissolve(Z), P) < 1e-12
+    assert torch.allclose(Z[..., :7, :] @ Z[..., 7:, :].mH, P, atol=1e-12)
+
+
+def test_compact_fixed_rank_gradcheck_and_jacobian_rank():
+    M = solvent.manifold("fixed_rank", rank=2, rows=5)
+    Z = free_variable(M, (5, 4), F64, 0).requires_grad_()
+    assert torch.autograd.gradcheck(M._dissolve, (Z,))
+    J = torch.autograd.functional.jacobian(M._dissolve, Z.detach()).reshape(20, -1)
+    assert int(torch.linalg.matrix_rank(J)) == M._dimension((5, 4), False)
+
+
+def test_compact_fixed_rank_refuses_other_row_counts():
+    M = solvent.manifold("fixed_rank", rank=2, rows=8)
+    with pytest.raises(ManifoldShapeError, match=r"m = rows = 8.*transpose"):
+        M.random(12, 8)
+    with pytest.raises(ManifoldParameterError, match="rows must be a positive int"):
+        solvent.manifold("fixed_rank", rank=2, rows=0)
+
+
 def test_factor_free_variables_are_smaller():
     """psd_fixed_rank / elliptope keep n x k numbers per n x n point."""
     for name in ["psd_fixed_rank", "elliptope"]:
         assert solvent.manifold(name, rank=3).free_shape((2, 10, 10)) == (2, 10, 3)
     assert solvent.manifold("fixed_rank", rank=3).free_shape((10, 8)) == (10, 8)
+    assert solvent.manifold("fixed_rank", rank=3, rows=10).free_shape((10, 8)) == (18, 3)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -218,16 +249,17 @@ def sqdist(A):
     return lambda X: torch.linalg.matrix_norm(X - A).square()
 
 
+@pytest.mark.parametrize("rows", [None, 9], ids=["packed", "compact"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_eckart_young_truncation(dtype, seed):
-    """min ||X - A||^2 over rank-3 matrices is A's truncated SVD."""
+def test_eckart_young_truncation(dtype, seed, rows):
+    """min ||X - A||^2 over rank-3 matrices is A's truncated SVD (both free-variable stores)."""
     m, n, k = 9, 7, 3
     P, Q = orthonormal(m, n, seed, dtype), orthonormal(n, n, seed + 10, dtype)
     s = torch.tensor([5.0, 4.0, 3.0, 1.0, 0.6, 0.3, 0.1], dtype=F64).to(dtype)
     A = P @ torch.diag(s) @ Q.mH
     best = P[:, :k] @ torch.diag(s[:k]) @ Q[:, :k].mH
-    M = solvent.manifold("fixed_rank", rank=k)
+    M = solvent.manifold("fixed_rank", rank=k, rows=rows)
     X = minimize_on_chart(sqdist(A), M.random(m, n, dtype=dtype, generator=gen(seed)), M)
     assert relerr(X, best) <= 1e-8
 

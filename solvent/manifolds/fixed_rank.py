@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from solvent.exceptions import ManifoldShapeError
+from solvent.exceptions import ManifoldParameterError, ManifoldShapeError
 from solvent.manifolds._factors import check_rank, rank_floor
 from solvent.manifolds.base import ChartManifold
 
@@ -17,14 +17,22 @@ __all__ = ["FixedRank", "pack_factors", "unpack_factors"]
 # A manifold holds no shape, so its map must read the point shape (m, n) from
 # the free variable alone. The natural compact store, one (m + n) x k tensor
 # [U; V], loses m (a 9 x 2 tensor is 5 x 4 or 6 x 3 or ...), and every layout
-# whose shape names both m and n has at least m n entries. So the free variable
-# has the point's own shape m x n and carries the two factors packed in its
-# leading entries: in row-major order, entries [0, mk) are U (m x k), entries
-# [mk, (m + n) k) are V (n x k), and the remaining mn - (m + n) k entries are
-# unused (their gradient is zero, lift sets them to zero, and an optimizer
-# leaves them there). This needs k (m + n) <= m n (k <= n/2 for square n x n),
-# checked with the shape. The map reads views of the free variable (no copy)
-# and costs one m x k by k x n product.
+# whose shape names both m and n has at least m n entries. Two stores, then:
+#
+# * packed (the default, rows=None): the free variable has the point's own
+#   shape m x n and carries the factors in its leading entries: in row-major
+#   order, entries [0, mk) are U (m x k), entries [mk, (m + n) k) are V (n x k),
+#   the remaining mn - (m + n) k are unused (zero gradient; lift sets them to
+#   zero and an optimizer leaves them there). Needs k (m + n) <= m n (k <= n/2
+#   for square n x n). Works for any point shape without being told it.
+# * compact (rows=m given): the free variable is [U; V], (m + n) x k, and the
+#   instance's ``rows`` says where U ends. (m + n) k numbers, so the optimizer's
+#   state and update are that small too (bench_maps_factor's storage table:
+#   a training step 0.6x the packed one at 256 and 1024). The price is that
+#   the instance is tied to points with m rows.
+#
+# Either way the map reads views of the free variable (no copy) and costs one
+# m x k by k x n product.
 
 
 def unpack_factors(Z: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -60,9 +68,10 @@ class FixedRank(ChartManifold):
     """m x n matrices of rank exactly k, through balanced factors ``X = U V^H``.
 
     * point: ``X`` (..., m, n) of rank k;
-    * free variable: the point's shape (..., m, n), holding the factors U (m x k)
-      and V (n x k) packed in its first (m + n) k entries (Note [fixed rank storage]
-      in this module); needs ``k (m + n) <= m n``;
+    * free variable (Note [fixed rank storage] in this module): by default the
+      point's shape (..., m, n), holding U (m x k) and V (n x k) packed in its first
+      (m + n) k entries, which needs ``k (m + n) <= m n``; with ``rows=m``, the
+      compact ``[U; V]`` of shape (..., m + n, k);
     * chart: ``A(Z) = U V^H``, a submersion from full-rank factor pairs onto the
       set (its fibres are the orbits ``(U G, V G^{-H})``, G invertible k x k);
     * lift: ``U = P_k S_k^{1/2}``, ``V = Q_k S_k^{1/2}`` from the truncated SVD
@@ -75,7 +84,9 @@ class FixedRank(ChartManifold):
     Real and complex. Dimension: (m + n - k) k real, twice that complex.
 
     Args:
-        rank: k, with 1 <= k and k (m + n) <= m n (default 2).
+        rank: k, with 1 <= k <= min(m, n), and k (m + n) <= m n when packed (default 2).
+        rows: m, to store the factors compactly as one (m + n) x k free variable; the
+            instance then takes m x n points for that m only. None (default): packed.
 
     Example:
         >>> import torch, solvent
@@ -86,30 +97,73 @@ class FixedRank(ChartManifold):
         >>> Z = M.lift(X)
         >>> torch.allclose(M.dissolve(Z), X)
         True
+        >>> C = solvent.manifold("fixed_rank", rank=2, rows=6)
+        >>> C.free_shape((6, 4)), torch.allclose(C.lift(X)[:6] @ C.lift(X)[6:].mT, X)
+        ((10, 2), True)
     """
 
     name = "fixed_rank"
     ndim = 2
 
-    def __init__(self, rank: int = 2) -> None:
+    def __init__(self, rank: int = 2, rows: int | None = None) -> None:
         self.rank = check_rank(self.name, rank)
+        if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 1):
+            raise ManifoldParameterError(
+                self.name, "rows", f"rows must be a positive int or None, got {rows!r}",
+                "rows=m stores the factors of m x n points compactly; None packs them"
+            )
+        self.rows = rows
 
     def check_shape(self, shape) -> None:
         super().check_shape(shape)
         m, n = shape[-2:]
         k = self.rank
-        if k * (m + n) > m * n:
+        if self.rows is not None:
+            if m != self.rows or k > min(m, n):
+                raise ManifoldShapeError(
+                    self.name,
+                    shape,
+                    f"m x n points with m = rows = {self.rows} and n >= rank = {k}",
+                    "build the manifold with rows=m for these points (a constrained wide "
+                    "weight is seen through its transpose), or rows=None to pack the factors",
+                )
+        elif k * (m + n) > m * n:
             raise ManifoldShapeError(
                 self.name,
                 shape,
                 f"rank * (m + n) <= m * n to store the factors U ({m} x {k}) and V ({n} x {k}) "
                 f"in the {m} x {n} free variable (here {k * (m + n)} > {m * n})",
-                f"use rank <= {m * n // (m + n)} for {m} x {n} matrices",
+                f"use rank <= {m * n // (m + n)} for {m} x {n} matrices, or rows={m} to "
+                "store the factors compactly",
             )
 
+    def _free_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Packed: the point's shape; compact: ``(..., m + n, k)``."""
+        if self.rows is None:
+            return shape
+        return (*shape[:-2], shape[-2] + shape[-1], self.rank)
+
+    def _point_shape(self, free_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Packed: the same; compact: ``(..., m + n, k) -> (..., m, n)`` with m = rows."""
+        if self.rows is None:
+            return free_shape
+        if len(free_shape) < 2 or free_shape[-1] != self.rank or free_shape[-2] <= self.rows:
+            raise ManifoldShapeError(
+                self.name,
+                free_shape,
+                f"the compact factors [U; V] of shape (..., {self.rows} + n, {self.rank})",
+                "build it with free_shape(point shape) or lift(point)",
+            )
+        return (*free_shape[:-2], self.rows, free_shape[-2] - self.rows)
+
+    def _factors(self, Z: Tensor) -> tuple[Tensor, Tensor]:
+        if self.rows is None:
+            return unpack_factors(Z, self.rank)
+        return Z[..., : self.rows, :], Z[..., self.rows :, :]
+
     def _dissolve(self, Z: Tensor) -> Tensor:
-        """A(Z) = U V^H with (U, V) unpacked from Z."""
-        U, V = unpack_factors(Z, self.rank)
+        """A(Z) = U V^H with (U, V) read from Z."""
+        U, V = self._factors(Z)
         return U @ V.mH
 
     def _lift(self, X: Tensor) -> Tensor:
@@ -117,7 +171,8 @@ class FixedRank(ChartManifold):
         P, s, Qh = torch.linalg.svd(X, full_matrices=False)
         k = self.rank
         r = s[..., :k].sqrt().to(X.dtype).unsqueeze(-2)
-        return pack_factors(P[..., :, :k] * r, Qh[..., :k, :].mH * r)
+        U, V = P[..., :, :k] * r, Qh[..., :k, :].mH * r
+        return pack_factors(U, V) if self.rows is None else torch.cat([U, V], dim=-2)
 
     def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """The truncated SVD ``P_k S_k Q_k^H`` (singular values floored to keep rank k)."""
@@ -158,12 +213,19 @@ class FixedRank(ChartManifold):
         return 2 * d if complex else d
 
     def example_shapes(self) -> list[tuple[int, ...]]:
-        k = self.rank
+        k, m = self.rank, self.rows
+        if m is not None:
+            return [(m, max(k, 1) + 1), (m, m + 2)] if m >= k else []
         return [(2 * k, 2 * k), (3 * k, 2 * k), (2 * k + 1, 3 * k)]
 
     def bad_shapes(self) -> list[tuple[int, ...]]:
-        k = self.rank
-        return [(), (3,), (k, k)]
+        k, m = self.rank, self.rows
+        return [(), (3,), (k, k)] if m is None else [(), (3,), (m + 1, k + 1), (m, k - 1)]
+
+    def bad_free_shapes(self) -> list[tuple[int, ...]]:
+        k, m = self.rank, self.rows
+        return self.bad_shapes() if m is None else [(), (3,), (m + 2, k + 1), (m, k)]
 
     def __repr__(self) -> str:
-        return f"FixedRank(rank={self.rank})"
+        rows = "" if self.rows is None else f", rows={self.rows}"
+        return f"FixedRank(rank={self.rank}{rows})"
