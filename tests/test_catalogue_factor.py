@@ -364,3 +364,26 @@ def test_fixed_rank_layer_trains_with_adam_and_stays_rank_k():
         s = torch.linalg.svdvals(weight())
         assert float(s[2]) <= 1e-12 * float(s[0]) and float(s[1]) > 1e-6 * float(s[0])
     assert losses[-1] < 0.05 * losses[0]
+
+
+# ----------------------------------------------------------------------------- examples
+
+EXAMPLE_CASES = [
+    ("fixed_rank_approximation", []),
+    ("fixed_rank_completion", ["--m", "30", "--n", "25", "--k", "2", "--p", "0.6"]),
+    ("psd_fixed_rank_approximation", ["--n", "40"]),
+    ("psd_gaussian_mixture", ["--n", "400"]),
+    ("elliptope_correlation", []),
+    ("elliptope_maxcut", ["--n", "12", "--k", "5"]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("script", "args"), EXAMPLE_CASES, ids=[c[0] for c in EXAMPLE_CASES])
+def test_factor_example_meets_its_own_check(script, args, monkeypatch, capsys):
+    """Each example exits 0 only when it reaches its closed form or certificate."""
+    import importlib
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "examples"))
+    assert importlib.import_module(script).main(["--seed", "1", *args]) == 0, capsys.readouterr()
