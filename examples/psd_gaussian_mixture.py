@@ -67,13 +67,13 @@ def cost(X: Tensor):
     return f
 
 
-def solve(X: Tensor, S0: Tensor, v0: Tensor, *, max_iter: int = 5000) -> Fit:
+def solve(X: Tensor, S0: Tensor, v0: Tensor, *, max_iter: int = 2000) -> Fit:
     """L-BFGS on the factors Y (S = Y Y^T, lifted from S0) and on v, from (S0, v0)."""
     M = solvent.manifold("psd_fixed_rank", rank=S0.shape[-1])
     f = cost(X)
     Y = M.lift(M.project(S0)).clone().requires_grad_()
     v = v0.clone().requires_grad_()
-    opt = torch.optim.LBFGS([Y, v], lr=1.0, max_iter=max_iter, tolerance_grad=1e-12,
+    opt = torch.optim.LBFGS([Y, v], lr=1.0, max_iter=max_iter, tolerance_grad=1e-9,
                             tolerance_change=0.0, history_size=50, line_search_fn="strong_wolfe")
 
     def closure() -> Tensor:
