@@ -31,7 +31,7 @@ __all__ = ["FixedRank", "pack_factors", "unpack_factors"]
 #   a training step 0.6x the packed one at 256 and 1024). The price is that
 #   the instance is tied to points with m rows.
 #
-# Either way the map reads views of the free variable (no copy) and costs one
+# Either way the map reads views of a contiguous free variable (no copy) and costs one
 # m x k by k x n product.
 
 
