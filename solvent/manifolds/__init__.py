@@ -6,13 +6,16 @@ it, never the reverse); ``available`` is forwarded lazily for convenience.
 
 from solvent.manifolds.base import ChartManifold, Manifold, is_closed_form
 from solvent.manifolds.complex_circle import ComplexCircle
+from solvent.manifolds.elliptope import Elliptope
 from solvent.manifolds.euclidean import Euclidean
+from solvent.manifolds.fixed_rank import FixedRank
 from solvent.manifolds.generalized_stiefel import GeneralizedStiefel, ManifoldParameterError
 from solvent.manifolds.grassmann import Grassmann
 from solvent.manifolds.hyperbolic import Hyperbolic
 from solvent.manifolds.lorentz import Lorentz
 from solvent.manifolds.oblique import Oblique
 from solvent.manifolds.product import Product
+from solvent.manifolds.psd_fixed_rank import PSDFixedRank
 from solvent.manifolds.skew import Skew
 from solvent.manifolds.so import SO
 from solvent.manifolds.sphere import Sphere
@@ -25,7 +28,9 @@ __all__ = [
     "SO",
     "ChartManifold",
     "ComplexCircle",
+    "Elliptope",
     "Euclidean",
+    "FixedRank",
     "GeneralizedStiefel",
     "Grassmann",
     "Hyperbolic",
@@ -33,6 +38,7 @@ __all__ = [
     "Manifold",
     "ManifoldParameterError",
     "Oblique",
+    "PSDFixedRank",
     "Product",
     "Skew",
     "Sphere",

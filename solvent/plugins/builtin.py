@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from solvent.manifolds import (
     SO,
     ComplexCircle,
+    Elliptope,
     Euclidean,
+    FixedRank,
     GeneralizedStiefel,
     Grassmann,
     Hyperbolic,
@@ -15,6 +17,7 @@ from solvent.manifolds import (
     Manifold,
     Oblique,
     Product,
+    PSDFixedRank,
     Skew,
     Sphere,
     SphereSubspace,
@@ -63,6 +66,9 @@ BUILTINS = {
     "skew": Skew,
     "complex_circle": ComplexCircle,
     "sphere_subspace": SphereSubspace,
+    "fixed_rank": FixedRank,
+    "psd_fixed_rank": PSDFixedRank,
+    "elliptope": Elliptope,
 }
 
 
