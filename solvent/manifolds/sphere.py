@@ -11,7 +11,7 @@ __all__ = ["Sphere", "normalize", "sphere_dissolve", "squared_norm"]
 
 
 def squared_norm(X: Tensor, dims: tuple[int, ...], keepdim: bool = False) -> Tensor:
-    """sum |x|^2 over ``dims``: real, and smooth at 0 for complex X too (unlike ``abs``)."""
+    """``sum |x|^2`` over ``dims``: real, and smooth at 0 for complex X too (unlike ``abs``)."""
     sq = (X.conj() * X).real if X.is_complex() else X.square()
     return sq.sum(dim=dims, keepdim=keepdim)
 
