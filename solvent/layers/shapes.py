@@ -105,6 +105,7 @@ def _candidates(
 ) -> list[MatrixView]:
     """The views to try, in order of preference, for a manifold of ``ndim`` trailing dims."""
     block = (shape[0] // gates,) + shape[1:]
+    points: list[tuple[int, ...]]
     if ndim == 1:  # vector manifolds: the whole block is one point
         points = [(math.prod(block),)]
     elif ndim == 2:  # (out, in, *k) -> (out, in * prod(k)); a vector -> a column

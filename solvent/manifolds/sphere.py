@@ -26,7 +26,7 @@ def normalize(X: Tensor, dims: tuple[int, ...]) -> Tensor:
     """X / ||X|| over ``dims``; a zero block becomes the first unit vector (any unit point does)."""
     r = squared_norm(X, dims, keepdim=True).sqrt()
     first = torch.zeros_like(X)
-    first[(..., *([0] * len(dims)))] = 1
+    first[(...,) + (0,) * len(dims)] = 1
     return torch.where(r > 0, X / torch.where(r > 0, r, 1.0).to(X.dtype), first)
 
 
