@@ -39,7 +39,7 @@ EVAL, SOLVED, TRAINED = 1e-10, 1e-7, 1e-8
 
 # cdopt 0.5.5's gradients of the Grassmann and symplectic Stiefel CDFs are not the
 # derivatives of its own CDF values (a central difference of cdopt's function disagrees
-# with cdopt's gradient by 7% and 8% in the directional derivative of these cases). The
+# with cdopt's gradient by 0.7-8% in the directional derivative of these cases). The
 # values agree with solvent's; the derivatives are checked against finite differences.
 WRONG_DERIVATIVES_IN_CDOPT = {"grassmann", "symp_stiefel"}
 # cdopt 0.5.5's sphere_np.Init_point calls np.random.randn with a tuple and fails under
