@@ -32,9 +32,10 @@ docs: $(STAMP)
 	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
 	@echo "docs/_build/html/index.html"
 
+# both run, and either failing fails the target
 lint: $(STAMP)
-	$(VENV)/bin/ruff check solvent tests benchmarks examples
-	$(VENV)/bin/mypy
+	$(VENV)/bin/ruff check solvent tests benchmarks examples; r=$$?; \
+	$(VENV)/bin/mypy; m=$$?; test $$r -eq 0 -a $$m -eq 0
 
 $(BENCH_STAMP): pyproject.toml constraints.txt benchmarks/requirements.txt
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
