@@ -6,6 +6,13 @@ subpackage, ``solvent.testing``, ...), each an ``automodule`` whose members are 
 ``__all__``. A manifold, layer function or solver added to an ``__all__`` appears
 without editing the docs; a name that is renamed or removed breaks the build (it runs
 with warnings as errors).
+
+Why Sphinx (with furo and myst-parser) rather than MkDocs: autodoc imports the package,
+so the reference is what the code exports at run time (each ``__all__``, including the
+names a package forwards lazily), with signatures from the live objects; napoleon reads
+the Google docstrings the code already has; myst-parser includes the README's marked
+sections and BENCHMARKS.md unchanged, so no text is kept twice. All of it installs from
+PyPI and builds offline.
 """
 
 from __future__ import annotations
