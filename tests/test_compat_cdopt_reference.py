@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import warnings
 
 import numpy as np
 import pytest
@@ -49,10 +48,7 @@ PROBLEM_KEYS = sorted(k for k in REF["problems"] if "error" not in REF["problems
 
 
 def _solve(name: str, backend: str, given: bool, x0) -> dict:
-    with warnings.catch_warnings():
-        # SciPy's trust-krylov warns when it stops on a tiny step at the optimum
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return cases.problem_figures(cd, name, backend, given=given, Xinit=x0)
+    return cases.problem_figures(cd, name, backend, given=given, Xinit=x0)
 
 
 def _split(key: str) -> tuple[str, str, bool]:
