@@ -15,6 +15,7 @@ an all-reduce sum, so ``1e-12`` (relative) is ample.
 from __future__ import annotations
 
 import os
+import pathlib
 import socket
 
 import pytest
@@ -48,6 +49,21 @@ def _batch(rank: int) -> tuple[torch.Tensor, torch.Tensor]:
 _ce = torch.nn.functional.cross_entropy
 
 
+def _worker(rank: int, ports: tuple[int, int], out_dir: str) -> None:
+    """One of two processes: first DDP over gloo, then RPC (each saves what it measured)."""
+    torch.set_num_threads(1)
+    _ddp_run(rank, ports[0], out_dir)
+    _rpc_run(rank, ports[1], os.path.join(out_dir, "rpc.pt"))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> pathlib.Path:
+    """Both distributed runs, in one pair of processes (starting one costs seconds)."""
+    out = tmp_path_factory.mktemp("distributed")
+    mp.spawn(_worker, args=((_free_port(), _free_port()), str(out)), nprocs=2, join=True)
+    return out
+
+
 # ---------------------------------------------------------------------- RPC
 class _Hybrid(torch.nn.Module):
     """A remote constrained layer (on worker "ps") feeding a local constrained layer."""
@@ -64,13 +80,12 @@ def _remote_penalty(module_rref) -> torch.Tensor:
     return get_quad_penalty(module_rref.local_value())
 
 
-def _rpc_worker(rank: int, port: int, out_path: str) -> None:
+def _rpc_run(rank: int, port: int, out_path: str) -> None:
     import torch.distributed.autograd as dist_autograd
     from torch.distributed import rpc
     from torch.distributed.nn import RemoteModule
     from torch.distributed.optim import DistributedOptimizer
 
-    torch.set_num_threads(1)
     options = rpc.TensorPipeRpcBackendOptions(init_method=f"tcp://127.0.0.1:{port}")
     rpc.init_rpc(["trainer", "ps"][rank], rank=rank, world_size=2, rpc_backend_options=options)
     if rank == 0:
@@ -92,10 +107,8 @@ def _rpc_worker(rank: int, port: int, out_path: str) -> None:
     rpc.shutdown()
 
 
-def test_remote_module_holding_a_cdopt_layer_trains_like_the_local_model(tmp_path):
-    out = tmp_path / "rpc.pt"
-    mp.spawn(_rpc_worker, args=(_free_port(), str(out)), nprocs=2, join=True)
-    got = torch.load(out, weights_only=True)["losses"]
+def test_remote_module_holding_a_cdopt_layer_trains_like_the_local_model(runs):
+    got = torch.load(runs / "rpc.pt", weights_only=True)["losses"]
 
     first, second = _layer(6, 4, seed=1), _layer(4, 3, seed=2)
     opt = torch.optim.SGD([*first.parameters(), *second.parameters()], lr=LR)
@@ -113,11 +126,10 @@ def test_remote_module_holding_a_cdopt_layer_trains_like_the_local_model(tmp_pat
 
 
 # ---------------------------------------------------------------------- DDP
-def _ddp_worker(rank: int, port: int, out_dir: str) -> None:
+def _ddp_run(rank: int, port: int, out_dir: str) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                             world_size=2)  # fmt: skip
     layer = _layer(6, 3, seed=3)
@@ -134,9 +146,8 @@ def _ddp_worker(rank: int, port: int, out_dir: str) -> None:
     dist.destroy_process_group()
 
 
-def test_ddp_replicas_of_a_cdopt_layer_stay_equal_and_follow_the_averaged_loss(tmp_path):
-    mp.spawn(_ddp_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
-    w0, w1 = (torch.load(tmp_path / f"ddp{r}.pt", weights_only=True)["weight"] for r in (0, 1))
+def test_ddp_replicas_of_a_cdopt_layer_stay_equal_and_follow_the_averaged_loss(runs):
+    w0, w1 = (torch.load(runs / f"ddp{r}.pt", weights_only=True)["weight"] for r in (0, 1))
     assert torch.equal(w0, w1)
 
     layer = _layer(6, 3, seed=3)
