@@ -11,7 +11,7 @@ it needs a memory that lasts ``T`` steps.
 Note [cell]: the recurrence is expRNN's (Lezcano-Casado & Martinez-Rubio 2019)
 ``h_t = modReLU(W h_{t-1} + U x_t)`` with ``modReLU(z) = sign(z) relu(|z| + b)``.
 A tanh ``nn.RNN`` (hidden 128, RMSprop 1e-3, clipping, T = 100), constrained or
-not, was still at the baseline after 1500 iterations in issue 14's trial (0.1734
+not, was still at the baseline after 1500 iterations in an earlier trial (0.1734
 vs 0.1733), and so is this file's ``--cell tanh`` (1000 iterations, seed 0:
 0.1736 for both). tanh squashes every step, so even an orthogonal ``W`` forgets
 at a geometric rate; modReLU is the identity on large ``|z|`` (up to its bias: a

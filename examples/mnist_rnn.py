@@ -5,7 +5,7 @@ size 150, and a linear layer classifies its last hidden state. The recurrent
 weight ``weight_hh_l0`` lives on the Stiefel manifold through
 ``solvent.constrain``; the loss is cross-entropy + ``solvent.penalty(model)``.
 Adam, lr 5e-4, batch 64, 10 epochs, seed 1234 (the tutorial's settings; its
-printed 96.5% is mis-scored, see README).
+printed 96.5% is mis-scored, see docs/examples.md).
 
 Long sequences: ``--pixel`` reads one pixel per step (784 steps) and
 ``--permute`` reads the pixels in a fixed order drawn from ``--perm-seed``

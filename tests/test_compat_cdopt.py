@@ -1,8 +1,8 @@
 """solvent.compat.cdopt: CDOpt 0.5.5's module paths, names and semantics.
 
-The examples (``test_compat_cdopt_examples.py``, ``test_compat_cdopt_nn_examples.py``)
-and the checkpoints (``test_compat_cdopt_checkpoints.py``) compare with the real
-cdopt; this file pins the API and the semantics one by one.
+``test_compat_cdopt_checkpoints.py``, ``test_compat_cdopt_reference.py`` and
+``test_compat_cdopt_distributed.py`` compare with figures of the real cdopt; this
+file pins the API and the semantics one by one.
 """
 
 from __future__ import annotations
@@ -218,9 +218,9 @@ def test_problem_gradient_and_hvp_are_exact(kind):
     Ht = torch.as_tensor(Hm)
     if kind.startswith("torch"):
         M = stiefel_torch((6, 2))
-        f = lambda X: -0.5 * torch.sum(X * (Ht @ X)) + torch.sum(X ** 4)
         grad = (lambda X: -Ht @ X + 4 * X ** 3) if kind == "torch_given_grad" else None
-        pb = cd.problem(M, f, obj_grad=grad, beta=7.0)
+        pb = cd.problem(M, lambda X: -0.5 * torch.sum(X * (Ht @ X)) + torch.sum(X ** 4),
+                        obj_grad=grad, beta=7.0)  # fmt: skip
     elif kind == "numpy_given":
         M = cd.manifold_np.stiefel_np((6, 2))
         pb = cd.problem(M, lambda X: -0.5 * np.sum(X * (Hm @ X)) + np.sum(X ** 4),
@@ -242,7 +242,9 @@ def test_problem_gradient_and_hvp_are_exact(kind):
 
 def test_problem_auto_beta_is_reproducible_from_numpy_seed():
     M = stiefel_torch((5, 2))
-    f = lambda X: -torch.sum(X[:, 0] * X[:, 1] ** 3)
+    def f(X):
+        return -torch.sum(X[:, 0] * X[:, 1] ** 3)
+
     betas = []
     for _ in range(2):
         np.random.seed(3)

@@ -23,7 +23,7 @@ __all__ = [
 
 
 def constraints(model: nn.Module) -> Iterator[tuple[str, Dissolved, Tensor]]:
-    """Every constrained tensor of ``model``: (qualified name, parametrization, X).
+    """Every constrained tensor of ``model``: (qualified name, its ``Dissolved``, X).
 
     Example:
         >>> import torch, solvent

@@ -2,13 +2,15 @@
 
 Invariants (checked by :func:`matrix_view`, which every constraint goes through):
   * for a matrix manifold (``ndim == 2``) a weight ``(out, in, *k)`` is viewed as
-    the matrix ``(out, in * prod(k))`` and a vector ``(n,)`` as the column
-    ``(n, 1)``; for a vector manifold (``ndim == 1``: sphere, euclidean) the whole
-    weight, flattened, is one point; other ``ndim`` see the weight as it is;
-  * stacked recurrent gates (LSTM ``4h x k``, GRU ``3h x k``, the q/k/v blocks of
+    the matrix ``(out, in * prod(k))``; a vector ``(n,)`` is refused unless
+    ``transpose`` says how to see it (``False``: the column ``(n, 1)``, ``True``: the
+    row ``(1, n)``); for a vector manifold (``ndim == 1``: sphere, euclidean) the
+    whole weight, flattened, is one point; other ``ndim`` see the weight as it is;
+  * stacked 2-D gate weights (LSTM ``4h x k``, GRU ``3h x k``, the q/k/v blocks of
     MultiheadAttention's ``in_proj_weight``) become a batch of gate blocks, each
     block one point; the gate count comes from :data:`GATES`, a table by module
-    class and parameter name, never from the manifold;
+    class and parameter name, never from the manifold (a first dimension that the
+    count does not divide is one block);
   * a matrix that the manifold rejects but whose transpose it takes (a wide weight
     for Stiefel) is constrained through its transpose (``transpose=None``);
     ``transpose=True/False`` forces the choice;
@@ -105,6 +107,7 @@ def _candidates(
 ) -> list[MatrixView]:
     """The views to try, in order of preference, for a manifold of ``ndim`` trailing dims."""
     block = (shape[0] // gates,) + shape[1:]
+    points: list[tuple[int, ...]]
     if ndim == 1:  # vector manifolds: the whole block is one point
         points = [(math.prod(block),)]
     elif ndim == 2:  # (out, in, *k) -> (out, in * prod(k)); a vector -> a column

@@ -1,7 +1,9 @@
 """Manifolds: the interface and the built-ins, one per file.
 
-This package knows nothing of the plugin registry (``solvent.plugins`` imports
-it, never the reverse); ``available`` is forwarded lazily for convenience.
+``solvent.plugins`` imports this package to register the built-ins; nothing here
+imports the registry at import time, so there is no cycle. Two names reach it lazily,
+when called: ``available`` (the registry's list of names, forwarded for convenience)
+and ``Product``, which resolves factors given by name through ``solvent.manifold``.
 """
 
 from solvent.manifolds.base import ChartManifold, Manifold, is_closed_form

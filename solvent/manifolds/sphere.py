@@ -11,7 +11,7 @@ __all__ = ["Sphere", "normalize", "sphere_dissolve", "squared_norm"]
 
 
 def squared_norm(X: Tensor, dims: tuple[int, ...], keepdim: bool = False) -> Tensor:
-    """sum |x|^2 over ``dims``: real, and smooth at 0 for complex X too (unlike ``abs``)."""
+    """``sum |x|^2`` over ``dims``: real, and smooth at 0 for complex X too (unlike ``abs``)."""
     sq = (X.conj() * X).real if X.is_complex() else X.square()
     return sq.sum(dim=dims, keepdim=keepdim)
 
@@ -26,7 +26,7 @@ def normalize(X: Tensor, dims: tuple[int, ...]) -> Tensor:
     """X / ||X|| over ``dims``; a zero block becomes the first unit vector (any unit point does)."""
     r = squared_norm(X, dims, keepdim=True).sqrt()
     first = torch.zeros_like(X)
-    first[(..., *([0] * len(dims)))] = 1
+    first[(...,) + (0,) * len(dims)] = 1
     return torch.where(r > 0, X / torch.where(r > 0, r, 1.0).to(X.dtype), first)
 
 
