@@ -95,6 +95,17 @@ class Dissolved:
         A, C = self.manifold._dissolve_with_constraint(self.free(S))
         return self.view.from_points(A), C
 
+    def weight(self, S: Tensor) -> Tensor:
+        """The weight a module is handed for the stored tensor S: A(Z), settled by the guard.
+
+        With ``keep_feasible`` and S drifted past the guard's threshold, the map
+        is iterated (Note [keep feasible] in solvent.layers.guard); else A(Z).
+        """
+        from solvent.layers.guard import settle  # the guard reads this class's state
+
+        A, C = self.evaluate(S)
+        return settle(self, S, A, C) if self.keep_feasible else A
+
     def stash(self, S: Tensor, C: Tensor) -> None:
         """Keep the forward's C(Z) for this thread's next penalty (Note [penalty reuse])."""
         self._stash[threading.get_ident()] = (S, S._version, torch.is_grad_enabled(), C)

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from solvent.exceptions import ConstraintError
 from solvent.layers.dissolved import Dissolved
-from solvent.layers.guard import note_forward
+from solvent.layers.guard import note_forward, settle
 
 __all__ = ["ATTR", "cached", "dissolve", "frame_of", "raw_view", "read", "run_forward"]
 
@@ -91,6 +91,8 @@ def dissolve(d: Dissolved, X: Tensor) -> Tensor:
             return hit[3]
     A, C = d.evaluate(X)
     if not torch.compiler.is_compiling():  # a traced graph stays pure
+        if d.keep_feasible and isinstance(X, nn.Parameter):  # not tensors of functional_call
+            A = settle(d, X, A, C)
         d.stash(X, C)
         if grad and A.requires_grad:
             note_forward(d, X, A, C)

@@ -177,7 +177,7 @@ def unconstrain(module: nn.Module, name: Names = None) -> nn.Module:
         if id(X) not in weights:
             d = dissolved_of(owner)[n]
             with torch.no_grad():
-                weights[id(X)] = (X, d.evaluate(X)[0] if not d.deferred else X.detach())
+                weights[id(X)] = (X, d.weight(X) if not d.deferred else X.detach())
     plain = {}
     for owner, n in targets:
         X, W = weights[id(owner._parameters[n])]
