@@ -73,7 +73,12 @@ def threshold(d, dtype: torch.dtype) -> float:
 
 
 def settle(d, X: Tensor, A: Tensor, C: Tensor) -> Tensor:
-    """The weight handed to the module: A, or the map iterated on A when X has drifted."""
+    """The weight handed to the module: A, or the map iterated on A when X has drifted.
+
+    On the CPU, a drift the iteration cannot undo in MAX_SETTLE maps (the map
+    contracts only near M: Stiefel needs singular values below sqrt(3)) is
+    recorded, and the hook after backward projects X instead.
+    """
     tau = threshold(d, X.dtype)
     v = torch.linalg.vector_norm(C.detach())
     on_host = X.device.type == "cpu"
@@ -83,7 +88,9 @@ def settle(d, X: Tensor, A: Tensor, C: Tensor) -> Tensor:
     for _ in range(MAX_SETTLE):
         A, C = d.evaluate(A)
         if on_host and float(torch.linalg.vector_norm(C.detach())) <= tau:
-            break
+            return A
+    if on_host:
+        d.__dict__["_unsettled"] = True
     return A
 
 
@@ -147,6 +154,9 @@ def _after_backward_hook(ref: weakref.ref):
                 A = settle(d, X, A, C)
         else:
             A, C = pending[2], pending[3]
+        if d.__dict__.pop("_unsettled", False):
+            d.project_(X, "solvent's feasibility guard")  # far off: the nearest point of M
+            return
         _pull_back(X, A, C, threshold(d, X.dtype))
 
     return hook
