@@ -83,17 +83,17 @@ def test_cached_evaluates_each_map_once_per_scope_and_gives_the_same_gradients()
     with solvent.cached():
         out_cached = net(x)
         with solvent.cached():  # nested scopes share the outer cache
-            net.cell.weight
+            _ = net.cell.weight
     (out_cached.sum() + 0 * solvent.penalty(net)).backward()
     assert (M.maps, M.constraints) == (1, 0)  # one map; the penalty reused its C(X)
     torch.testing.assert_close(out_cached, out)
     torch.testing.assert_close(X.grad, reference)
     M.maps = 0
     with solvent.cached():  # an in-place change of X inside the scope is noticed
-        net.cell.weight
+        _ = net.cell.weight
         with torch.no_grad():
             X.mul_(1.001)
-        net.cell.weight
+        _ = net.cell.weight
     assert M.maps == 2
 
 
@@ -104,7 +104,7 @@ def test_the_cache_belongs_to_its_thread_and_its_scope():
     M = CountingStiefel()
     net = Recurrence(M).double()
     with solvent.cached():
-        net.cell.weight
+        _ = net.cell.weight
         seen = []
         t = threading.Thread(target=lambda: seen.append(solvent.layers.handover._here.cache))
         t.start()
