@@ -73,7 +73,7 @@ class Dissolved:
 
     def _reset_transient(self) -> None:
         self._stash: dict[int, tuple] = {}  # thread id -> (Z, Z._version, grad mode, C)
-        self._pending: tuple | None = None  # (Z, Z._version, A, C) for the guard
+        self._pending: tuple | str | None = "unseen"  # (Z, version, A, flag) for the guard
         self._hooked = None  # weakref to the Parameter the guard's hook is on
 
     # ------------------------------------------------------------------ layouts
@@ -104,7 +104,11 @@ class Dissolved:
         from solvent.layers.guard import settle  # the guard reads this class's state
 
         A, C = self.evaluate(S)
-        return settle(self, S, A, C) if self.keep_feasible else A
+        if not self.keep_feasible:
+            return A
+        A = settle(self, S, A, C)
+        self.__dict__.pop("_flag", None)  # a read outside a training forward: the hook acts not
+        return A
 
     def stash(self, S: Tensor, C: Tensor) -> None:
         """Keep the forward's C(Z) for this thread's next penalty (Note [penalty reuse])."""
@@ -167,8 +171,8 @@ class Dissolved:
     # ------------------------------------------------------------------ copies
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for key in ("_stash", "_pending", "_hooked"):
-            state.pop(key)
+        for key in ("_stash", "_pending", "_hooked", "_flag", "_late", "_late_seen"):
+            state.pop(key, None)  # per-process, per-step state of the forward and the guard
         return state
 
     def __setstate__(self, state: dict) -> None:

@@ -23,7 +23,7 @@ import weakref
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MAX_SETTLE", "attach", "note_forward", "settle", "threshold"]
+__all__ = ["MAX_SETTLE", "UNSEEN", "attach", "note_forward", "settle", "threshold"]
 
 # Note [keep feasible]
 # ~~~~~~~~~~~~~~~~~~~~
@@ -60,6 +60,7 @@ __all__ = ["MAX_SETTLE", "attach", "note_forward", "settle", "threshold"]
 # the forward uses the latest flag whose copy to the host has landed (one or
 # two steps late, never a wait) and the hook selects on the device.
 MAX_SETTLE = 4
+UNSEEN = "unseen"  # d._pending before any eager grad-mode forward since the last backward
 
 
 def threshold(d, dtype: torch.dtype) -> float:
@@ -75,22 +76,31 @@ def threshold(d, dtype: torch.dtype) -> float:
 def settle(d, X: Tensor, A: Tensor, C: Tensor) -> Tensor:
     """The weight handed to the module: A, or the map iterated on A when X has drifted.
 
-    On the CPU, a drift the iteration cannot undo in MAX_SETTLE maps (the map
-    contracts only near M: Stiefel needs singular values below sqrt(3)) is
-    recorded, and the hook after backward projects X instead.
+    Leaves in ``d._flag`` what the hook after backward needs: None (X is near
+    M: nothing to do), True (reset X to the weight handed over), "project" (a
+    drift the iteration could not undo in MAX_SETTLE maps: the map contracts
+    only near M, Stiefel needs singular values below sqrt(3); X is projected),
+    or, on CUDA, the device-side flag itself.
     """
     tau = threshold(d, X.dtype)
     v = torch.linalg.vector_norm(C.detach())
-    on_host = X.device.type == "cpu"
-    flagged = float(v) > tau if on_host else _late_flag(d, v > tau)
-    if not flagged:
+    if X.device.type != "cpu":
+        flag = v > tau
+        d._flag = flag
+        if not _late_flag(d, flag):
+            return A
+        for _ in range(MAX_SETTLE):
+            A, C = d.evaluate(A)
         return A
+    if float(v) <= tau:
+        d._flag = None
+        return A
+    d._flag = "project"
     for _ in range(MAX_SETTLE):
         A, C = d.evaluate(A)
-        if on_host and float(torch.linalg.vector_norm(C.detach())) <= tau:
-            return A
-    if on_host:
-        d.__dict__["_unsettled"] = True
+        if float(torch.linalg.vector_norm(C.detach())) <= tau:
+            d._flag = True
+            break
     return A
 
 
@@ -129,14 +139,17 @@ def attach(d, X: Tensor) -> None:
     d._hooked = weakref.ref(X)
 
 
-def note_forward(d, X: Tensor, A: Tensor, C: Tensor) -> None:
-    """Called by every grad-mode evaluation: remember A and C for the hook after backward."""
+def note_forward(d, X: Tensor, A: Tensor) -> None:
+    """Called by every grad-mode evaluation, after :func:`settle`: what the hook will need."""
     hooked = d._hooked
     if hooked is None or hooked() is not X:
         attach(d, X)
         hooked = d._hooked
-    if d.keep_feasible and hooked is not None and hooked() is X:
-        d._pending = (X, X._version, A.detach(), C.detach())  # A: the weight handed over
+    flag = d.__dict__.pop("_flag", None) if d.keep_feasible else None
+    if flag is not None and hooked is not None and hooked() is X:
+        d._pending = (X, X._version, A.detach(), flag)  # A: the weight handed over
+    else:
+        d._pending = None
 
 
 def _after_backward_hook(ref: weakref.ref):
@@ -145,29 +158,29 @@ def _after_backward_hook(ref: weakref.ref):
         if d is None:
             return
         d._stash.clear()
-        pending, d._pending = d._pending, None
+        pending, d._pending = d._pending, UNSEEN
         if not d.keep_feasible or d.deferred:
             return
-        if pending is None or pending[0] is not X or pending[1] != X._version:
-            with torch.no_grad():  # no usable forward (a compiled one, say): evaluate here
+        if pending is UNSEEN:  # no eager forward noted (a compiled one): check here
+            with torch.no_grad():
                 A, C = d.evaluate(X)
                 A = settle(d, X, A, C)
-        else:
-            A, C = pending[2], pending[3]
-        if d.__dict__.pop("_unsettled", False):
-            d.project_(X, "solvent's feasibility guard")  # far off: the nearest point of M
-            return
-        _pull_back(X, A, C, threshold(d, X.dtype))
+            pending = (X, X._version, A, d.__dict__.pop("_flag", None))
+        if pending is None or pending[3] is None:
+            return  # near M: the common case
+        if pending[0] is not X or pending[1] != X._version:
+            return  # X changed since that forward: its A is stale
+        _reset(d, X, pending[2], pending[3])
 
     return hook
 
 
-def _pull_back(X: Tensor, A: Tensor, C: Tensor, tau: float) -> None:
-    """X <- A where ||C|| > tau: a host branch on the CPU, a device-side select elsewhere."""
+def _reset(d, X: Tensor, A: Tensor, flag) -> None:
+    """X <- A (the weight handed over), or X projected; on CUDA selected on the device."""
     with torch.no_grad():
-        v = torch.linalg.vector_norm(C)  # over every point: >= the worst point's
-        if X.device.type == "cpu":
-            if float(v) > tau:
-                X.copy_(A)
+        if isinstance(flag, Tensor):
+            X.copy_(torch.where(flag, A, X))
+        elif flag == "project":
+            d.project_(X, "solvent's feasibility guard")
         else:
-            X.copy_(torch.where(v > tau, A, X))
+            X.copy_(A)

@@ -95,7 +95,7 @@ def dissolve(d: Dissolved, X: Tensor) -> Tensor:
             A = settle(d, X, A, C)
         d.stash(X, C)
         if grad and A.requires_grad:
-            note_forward(d, X, A, C)
+            note_forward(d, X, A)
     if cache is not None:
         cache[id(d)] = (X, X._version, grad, A)
     return A
