@@ -34,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
-from _harness import (  # noqa: E402
+import torch
+from _harness import (
     Table,
     build,
     fmt_ms,
@@ -46,10 +46,10 @@ from _harness import (  # noqa: E402
     time_interleaved,
     write_tables,
 )
-from torch import nn  # noqa: E402
-from torch.nn.utils import parametrize  # noqa: E402
+from torch import nn
+from torch.nn.utils import parametrize
 
-import solvent  # noqa: E402
+import solvent
 
 SYMBOLS, REMEMBER, BETA = 8, 10, 0.5
 PLAIN, SOLVENT, SOLVENT_UNCACHED, GEOTORCH = (

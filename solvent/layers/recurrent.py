@@ -57,8 +57,11 @@ def _get_flat(self: nn.Module) -> list:
     frame = frame_of(self)
     if not frame:
         return stored
-    names = self._flat_weights_names
-    return [frame.get(n, w) for n, w in zip(names, stored, strict=True)]
+    built = frame.get(_STORED)  # built once per frame, for the stored list it was built from
+    if built is None or built[0] is not stored:
+        names = self._flat_weights_names
+        built = frame[_STORED] = (stored, [frame.get(n, w) for n, w in zip(names, stored, strict=True)])
+    return built[1]
 
 
 def _set_flat(self: nn.Module, value: list) -> None:
