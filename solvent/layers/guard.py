@@ -140,13 +140,13 @@ def attach(d, X: Tensor) -> None:
     d._hooked = weakref.ref(X)
 
 
-def note_forward(d, X: Tensor, A: Tensor) -> None:
+def note_forward(d, X: Tensor, A: Tensor, guard: bool) -> None:
     """Called by every grad-mode evaluation, after :func:`settle`: what the hook will need."""
     hooked = d._hooked
     if hooked is None or hooked() is not X:
         attach(d, X)
         hooked = d._hooked
-    flag = d.__dict__.pop("_flag", None) if d.keep_feasible else None
+    flag = d.__dict__.pop("_flag", None) if guard else None
     if flag is not None and hooked is not None and hooked() is X:
         d._pending = (X, X._version, A.detach(), flag)  # A: the weight handed over
     else:

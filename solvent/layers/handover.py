@@ -81,8 +81,12 @@ def cached() -> Iterator[None]:
             _here.cache = None
 
 
-def dissolve(d: Dissolved, X: Tensor) -> Tensor:
-    """A(X) for the stored tensor X: the one place a constrained module's map is evaluated."""
+def dissolve(d: Dissolved, X: Tensor, guard: bool = True) -> Tensor:
+    """A(X) for the stored tensor X: the one place a constrained module's map is evaluated.
+
+    ``guard=False`` (a module sharded by FSDP2, whose X is a gathered copy that
+    FSDP2 reshards after backward) leaves the feasibility guard out.
+    """
     cache = _here.cache
     grad = torch.is_grad_enabled()
     if cache is not None:
@@ -91,11 +95,12 @@ def dissolve(d: Dissolved, X: Tensor) -> Tensor:
             return hit[3]
     A, C = d.evaluate(X)
     if not torch.compiler.is_compiling():  # a traced graph stays pure
-        if d.keep_feasible and isinstance(X, nn.Parameter):  # not tensors of functional_call
+        guard = guard and d.keep_feasible and isinstance(X, nn.Parameter)  # not functional_call's
+        if guard:
             A = settle(d, X, A, C)
         d.stash(X, C)
         if grad and A.requires_grad:
-            note_forward(d, X, A)
+            note_forward(d, X, A, guard)
     if cache is not None:
         cache[id(d)] = (X, X._version, grad, A)
     return A
@@ -126,11 +131,12 @@ def read(module: nn.Module, name: str) -> Tensor:
 def run_forward(module: nn.Module, forward, args: tuple, kwargs: dict):
     """Run the base class's forward with this thread's frame of A(X) pushed."""
     table = module.__dict__[ATTR]
+    guard = not _sharded(type(module))
     frame = {}
     for name, d in table.items():
         if d.deferred:
             raise _deferred_error(module, name)
-        frame[name] = dissolve(d, module._parameters[name])
+        frame[name] = dissolve(d, module._parameters[name], guard)
     stack = _here.frames.setdefault(id(module), [])
     stack.append(frame)
     try:
@@ -139,6 +145,20 @@ def run_forward(module: nn.Module, forward, args: tuple, kwargs: dict):
         stack.pop()
         if not stack:
             del _here.frames[id(module)]
+
+
+_SHARDED: dict[type, bool] = {}
+
+
+def _sharded(cls: type) -> bool:
+    """Whether FSDP2's ``fully_shard`` made ``cls`` (it subclasses the module's class)."""
+    known = _SHARDED.get(cls)
+    if known is None:
+        known = _SHARDED[cls] = any(
+            c.__name__ == "FSDPModule" and c.__module__.startswith("torch.distributed")
+            for c in cls.__mro__
+        )
+    return known
 
 
 @contextlib.contextmanager
