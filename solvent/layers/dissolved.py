@@ -104,11 +104,7 @@ class Dissolved:
         from solvent.layers.guard import settle  # the guard reads this class's state
 
         A, C = self.evaluate(S)
-        if not self.keep_feasible:
-            return A
-        A = settle(self, S, A, C)
-        self.__dict__.pop("_flag", None)  # a read outside a training forward: the hook acts not
-        return A
+        return settle(self, S, A, C)[0] if self.keep_feasible else A
 
     def stash(self, S: Tensor, C: Tensor) -> None:
         """Keep the forward's C(Z) for this thread's next penalty (Note [penalty reuse])."""
@@ -171,7 +167,7 @@ class Dissolved:
     # ------------------------------------------------------------------ copies
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for key in ("_stash", "_pending", "_hooked", "_flag", "_late", "_late_seen"):
+        for key in ("_stash", "_pending", "_hooked", "_late", "_late_seen"):
             state.pop(key, None)  # per-process, per-step state of the forward and the guard
         return state
 

@@ -74,35 +74,30 @@ def threshold(d, dtype: torch.dtype) -> float:
     return tau
 
 
-def settle(d, X: Tensor, A: Tensor, C: Tensor) -> Tensor:
-    """The weight handed to the module: A, or the map iterated on A when X has drifted.
+def settle(d, X: Tensor, A: Tensor, C: Tensor) -> tuple[Tensor, object]:
+    """``(weight handed to the module, flag)``: A, or the map iterated on A if X has drifted.
 
-    Leaves in ``d._flag`` what the hook after backward needs: None (X is near
-    M: nothing to do), True (reset X to the weight handed over), "project" (a
-    drift the iteration could not undo in MAX_SETTLE maps: the map contracts
-    only near M, Stiefel needs singular values below sqrt(3); X is projected),
-    or, on CUDA, the device-side flag itself.
+    The flag is what the hook after backward needs: None (X is near M: nothing
+    to do), True (reset X to the weight handed over), "project" (a drift the
+    iteration could not undo in MAX_SETTLE maps: the map contracts only near M,
+    Stiefel needs singular values below sqrt(3); X is projected), or, on CUDA,
+    the device-side flag itself.
     """
     tau = threshold(d, X.dtype)
     v = torch.linalg.vector_norm(C.detach())
     if X.device.type != "cpu":
         flag = v > tau
-        d._flag = flag
-        if not _late_flag(d, flag):
-            return A
-        for _ in range(MAX_SETTLE):
-            A, C = d.evaluate(A)
-        return A
+        if _late_flag(d, flag):
+            for _ in range(MAX_SETTLE):
+                A, C = d.evaluate(A)
+        return A, flag
     if float(v) <= tau:
-        d._flag = None
-        return A
-    d._flag = "project"
+        return A, None
     for _ in range(MAX_SETTLE):
         A, C = d.evaluate(A)
         if float(torch.linalg.vector_norm(C.detach())) <= tau:
-            d._flag = True
-            break
-    return A
+            return A, True
+    return A, "project"
 
 
 def _late_flag(d, flag: Tensor) -> bool:
@@ -140,13 +135,12 @@ def attach(d, X: Tensor) -> None:
     d._hooked = weakref.ref(X)
 
 
-def note_forward(d, X: Tensor, A: Tensor, guard: bool) -> None:
-    """Called by every grad-mode evaluation, after :func:`settle`: what the hook will need."""
+def note_forward(d, X: Tensor, A: Tensor, flag) -> None:
+    """Called by every grad-mode evaluation with :func:`settle`'s flag: what the hook will need."""
     hooked = d._hooked
     if hooked is None or hooked() is not X:
         attach(d, X)
         hooked = d._hooked
-    flag = d.__dict__.pop("_flag", None) if guard else None
     if flag is not None and hooked is not None and hooked() is X:
         d._pending = (X, X._version, A.detach(), flag)  # A: the weight handed over
     else:
@@ -165,8 +159,7 @@ def _after_backward_hook(ref: weakref.ref):
         if pending is UNSEEN:  # no eager forward noted (a compiled one): check here
             with torch.no_grad():
                 A, C = d.evaluate(X)
-                A = settle(d, X, A, C)
-            pending = (X, X._version, A, d.__dict__.pop("_flag", None))
+                pending = (X, X._version, *settle(d, X, A, C))
         if pending is None or pending[3] is None:
             return  # near M: the common case
         if pending[0] is not X or pending[1] != X._version:

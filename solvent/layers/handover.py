@@ -95,12 +95,12 @@ def dissolve(d: Dissolved, X: Tensor, guard: bool = True) -> Tensor:
             return hit[3]
     A, C = d.evaluate(X)
     if not torch.compiler.is_compiling():  # a traced graph stays pure
-        guard = guard and d.keep_feasible and isinstance(X, nn.Parameter)  # not functional_call's
-        if guard:
-            A = settle(d, X, A, C)
+        flag = None
+        if guard and d.keep_feasible and isinstance(X, nn.Parameter):  # not functional_call's
+            A, flag = settle(d, X, A, C)
         d.stash(X, C)
         if grad and A.requires_grad:
-            note_forward(d, X, A, guard)
+            note_forward(d, X, A, flag)
     if cache is not None:
         cache[id(d)] = (X, X._version, grad, A)
     return A
