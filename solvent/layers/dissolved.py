@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from solvent.exceptions import NonFiniteError
+from solvent.layers.guard import settle
 from solvent.layers.shapes import MatrixView
 from solvent.manifolds.base import Manifold
 
@@ -101,8 +102,6 @@ class Dissolved:
         With ``keep_feasible`` and S drifted past the guard's threshold, the map
         is iterated (Note [keep feasible] in solvent.layers.guard); else A(Z).
         """
-        from solvent.layers.guard import settle  # the guard reads this class's state
-
         A, C = self.evaluate(S)
         return settle(self, S, A, C)[0] if self.keep_feasible else A
 
@@ -157,11 +156,21 @@ class Dissolved:
         return self.store(P if M.kind == "equality" else M.lift(P))
 
     def project_(self, S: Tensor, where: str) -> None:
-        """Snap the stored tensor in place onto the manifold (a deferred one is initialised)."""
+        """Snap the stored tensor in place onto the manifold (a deferred one is initialised).
+
+        A tensor sharded by FSDP2 (a DTensor) is gathered, projected whole, and
+        put back with its own placements (every rank computes the same point).
+        """
         with torch.no_grad():
+            whole = full(S)
             chart = self.manifold.kind != "equality" and not self.deferred
-            W = self.evaluate(S)[0] if chart else S  # the weight S stands for
-            S.copy_(self.lift_weight(W, where))
+            W = self.evaluate(whole)[0] if chart else whole  # the weight S stands for
+            P = self.lift_weight(W, where)
+            if whole is not S:
+                from torch.distributed.tensor import distribute_tensor
+
+                P = distribute_tensor(P, S.device_mesh, S.placements)
+            S.copy_(P)
         self.deferred = False
 
     # ------------------------------------------------------------------ copies

@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import math
 import weakref
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:  # the guard reads a Dissolved's state; dissolved.py imports this file
+    from solvent.layers.dissolved import Dissolved
 
 __all__ = ["MAX_SETTLE", "UNSEEN", "attach", "note_forward", "settle", "threshold"]
 
@@ -64,7 +68,7 @@ MAX_SETTLE = 4
 UNSEEN = "unseen"  # d._pending before any eager grad-mode forward since the last backward
 
 
-def threshold(d, dtype: torch.dtype) -> float:
+def threshold(d: Dissolved, dtype: torch.dtype) -> float:
     """tau = sqrt(tol) for the tensor of ``d`` in ``dtype`` (Note [keep feasible])."""
     cache = d.__dict__.setdefault("_thresholds", {})
     tau = cache.get(dtype)
@@ -74,7 +78,7 @@ def threshold(d, dtype: torch.dtype) -> float:
     return tau
 
 
-def settle(d, X: Tensor, A: Tensor, C: Tensor) -> tuple[Tensor, object]:
+def settle(d: Dissolved, X: Tensor, A: Tensor, C: Tensor) -> tuple[Tensor, object]:
     """``(weight handed to the module, flag)``: A, or the map iterated on A if X has drifted.
 
     The flag is what the hook after backward needs: None (X is near M: nothing
@@ -100,7 +104,7 @@ def settle(d, X: Tensor, A: Tensor, C: Tensor) -> tuple[Tensor, object]:
     return A, "project"
 
 
-def _late_flag(d, flag: Tensor) -> bool:
+def _late_flag(d: Dissolved, flag: Tensor) -> bool:
     """The latest device-side flag whose copy to the host has completed; never waits."""
     late = d.__dict__.get("_late")
     if late is not None and late[1].query():
@@ -126,7 +130,7 @@ def _hookable(X: Tensor) -> bool:
     )
 
 
-def attach(d, X: Tensor) -> None:
+def attach(d: Dissolved, X: Tensor) -> None:
     """Put the guard's hook on the Parameter X (once per Parameter)."""
     hooked = d._hooked
     if (hooked is not None and hooked() is X) or not _hookable(X):
@@ -135,7 +139,7 @@ def attach(d, X: Tensor) -> None:
     d._hooked = weakref.ref(X)
 
 
-def note_forward(d, X: Tensor, A: Tensor, flag) -> None:
+def note_forward(d: Dissolved, X: Tensor, A: Tensor, flag) -> None:
     """Called by every grad-mode evaluation with :func:`settle`'s flag: what the hook will need."""
     hooked = d._hooked
     if hooked is None or hooked() is not X:
@@ -169,7 +173,7 @@ def _after_backward_hook(ref: weakref.ref):
     return hook
 
 
-def _reset(d, X: Tensor, A: Tensor, flag) -> None:
+def _reset(d: Dissolved, X: Tensor, A: Tensor, flag) -> None:
     """X <- A (the weight handed over), or X projected; on CUDA selected on the device."""
     with torch.no_grad():
         if isinstance(flag, Tensor):
