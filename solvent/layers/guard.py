@@ -64,6 +64,13 @@ __all__ = ["MAX_SETTLE", "UNSEEN", "attach", "note_forward", "settle", "threshol
 # host-side float of a CPU tensor); on CUDA reading it would synchronise, so
 # the forward uses the latest flag whose copy to the host has landed (one or
 # two steps late, never a wait) and the hook selects on the device.
+#
+# What the reset costs a user: X changes during backward (torch's documented
+# place for it, as optimizer-in-backward does), so a second backward through a
+# graph kept with retain_graph=True after a reset raises torch's in-place
+# error, and gradient accumulation over micro-batches sees the reset X from the
+# second micro-batch on. Both happen only on steps where X had drifted past tau;
+# keep_feasible=False avoids them.
 MAX_SETTLE = 4
 UNSEEN = "unseen"  # d._pending before any eager grad-mode forward since the last backward
 
