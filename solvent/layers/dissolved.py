@@ -86,10 +86,6 @@ class Dissolved:
         """The free variable Z in the stored layout (inverse of :meth:`free`)."""
         return Z if self.own_shape else self.view.from_points(Z)
 
-    def stored_shape(self) -> tuple[int, ...]:
-        """The shape of the Parameter that holds Z."""
-        return self.free_shape if self.own_shape else self.view.shape
-
     # ------------------------------------------------------------------ maths
     def evaluate(self, S: Tensor) -> tuple[Tensor, Tensor]:
         """``(A(Z), C(Z))`` for the stored tensor S: A in the weight's shape, C the manifold's."""

@@ -98,9 +98,10 @@ def dissolve(d: Dissolved, X: Tensor, guard: bool = True) -> Tensor:
         flag = None
         if guard and d.keep_feasible and isinstance(X, nn.Parameter):  # not functional_call's
             A, flag = settle(d, X, A, C)
-        d.stash(X, C)
-        if grad and A.requires_grad:
-            note_forward(d, X, A, flag)
+        if grad:  # a no-grad forward (inference) keeps nothing for the penalty
+            d.stash(X, C)
+            if A.requires_grad:
+                note_forward(d, X, A, flag)
     if cache is not None:
         cache[id(d)] = (X, X._version, grad, A)
     return A
