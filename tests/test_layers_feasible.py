@@ -127,3 +127,15 @@ def test_keep_feasible_false_is_the_pure_penalty_method():
     torch.testing.assert_close(lin.weight, d.evaluate(X)[0])  # one map, however far off
     lin(torch.randn(3, 5, dtype=torch.float64)).sum().backward()
     assert torch.equal(X.detach(), before)  # backward never touches X
+
+
+def test_the_device_path_resets_x_by_a_device_side_select(monkeypatch):
+    """The CUDA branch (flags never read on the host) run on the CPU: X is still pulled back."""
+    import solvent.layers.guard as guard
+
+    monkeypatch.setattr(guard, "_on_host", lambda X: False)
+    guarded = _train_linear(1.0, with_penalty=False, keep=True, steps=100)
+    bare = _train_linear(1.0, with_penalty=False, keep=False, steps=100)
+    # without the forward's extra maps the weight seen is off by the last step's O(drift^2)
+    assert _seen_violation(guarded, "weight") < 0.1 * _seen_violation(bare, "weight")
+    assert solvent.violation(guarded)["weight"] < 0.1 * solvent.violation(bare)["weight"]

@@ -96,7 +96,7 @@ def settle(d: Dissolved, X: Tensor, A: Tensor, C: Tensor) -> tuple[Tensor, objec
     """
     tau = threshold(d, X.dtype)
     v = torch.linalg.vector_norm(C.detach())
-    if X.device.type != "cpu":
+    if not _on_host(X):
         flag = v > tau
         if _late_flag(d, flag):
             for _ in range(MAX_SETTLE):
@@ -109,6 +109,11 @@ def settle(d: Dissolved, X: Tensor, A: Tensor, C: Tensor) -> tuple[Tensor, objec
         if float(torch.linalg.vector_norm(C.detach())) <= tau:
             return A, True
     return A, "project"
+
+
+def _on_host(X: Tensor) -> bool:
+    """Whether reading a flag computed from X costs no synchronisation (a CPU tensor)."""
+    return X.device.type == "cpu"
 
 
 def _late_flag(d: Dissolved, flag: Tensor) -> bool:
