@@ -131,7 +131,7 @@ def test_keep_feasible_false_is_the_pure_penalty_method():
 
 def test_the_device_path_resets_x_by_a_device_side_select(monkeypatch):
     """The CUDA branch (flags never read on the host) run on the CPU: X is still pulled back."""
-    import solvent.layers.guard as guard
+    from solvent.layers import guard
 
     monkeypatch.setattr(guard, "_on_host", lambda X: False)
     guarded = _train_linear(1.0, with_penalty=False, keep=True, steps=100)

@@ -37,8 +37,9 @@ __all__ = ["Dissolved", "full"]
 #
 # Note [penalty reuse]
 # ~~~~~~~~~~~~~~~~~~~~
-# The forward computes C(Z) with A(Z) (they share X^T X on Stiefel).
-# ``solvent.penalty`` reuses it once, when it is still valid: same tensor Z,
+# The forward computes C(Z) with A(Z) (they share X^T X on Stiefel), and from
+# it 1/2 ||C||^2, which the feasibility guard reads as its flag.
+# ``solvent.penalty`` reuses that value once, when it is still valid: same tensor Z,
 # same version counter (no optimizer step since), same grad mode (a no_grad
 # forward stashed a C without a graph), same thread (two threads' forwards do
 # not hand each other their graphs). Backward through A frees the buffers C
@@ -73,7 +74,7 @@ class Dissolved:
         self._reset_transient()
 
     def _reset_transient(self) -> None:
-        self._stash: dict[int, tuple] = {}  # thread id -> (Z, Z._version, grad mode, C)
+        self._stash: dict[int, tuple] = {}  # thread id -> (Z, Z._version, grad mode, penalty)
         self._pending: tuple | str | None = "unseen"  # (Z, version, A, flag) for the guard
         self._hooked = None  # weakref to the Parameter the guard's hook is on
 
@@ -99,14 +100,16 @@ class Dissolved:
         is iterated (Note [keep feasible] in solvent.layers.guard); else A(Z).
         """
         A, C = self.evaluate(S)
-        return settle(self, S, A, C)[0] if self.keep_feasible else A
+        if not self.keep_feasible:
+            return A
+        return settle(self, S, A, self.manifold.penalty_from_constraint(C))[0]
 
-    def stash(self, S: Tensor, C: Tensor) -> None:
-        """Keep the forward's C(Z) for this thread's next penalty (Note [penalty reuse])."""
-        self._stash[threading.get_ident()] = (S, S._version, torch.is_grad_enabled(), C)
+    def stash(self, S: Tensor, P: Tensor) -> None:
+        """Keep the forward's 1/2 ||C(Z)||^2 for this thread's next penalty (Note [penalty reuse])."""
+        self._stash[threading.get_ident()] = (S, S._version, torch.is_grad_enabled(), P)
 
     def penalty(self, S: Tensor) -> Tensor:
-        """1/2 ||C(Z)||^2, reusing this thread's forward C(Z) when valid."""
+        """1/2 ||C(Z)||^2, reusing this thread's forward value when valid."""
         stash = self._stash.pop(threading.get_ident(), None)
         if (
             stash is not None
@@ -114,7 +117,7 @@ class Dissolved:
             and stash[1] == S._version
             and stash[2] == torch.is_grad_enabled()
         ):
-            return self.manifold.penalty_from_constraint(stash[3])
+            return stash[3]
         return self.manifold._penalty(self.free(full(S)))
 
     def point(self, S: Tensor) -> Tensor:

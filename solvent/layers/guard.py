@@ -85,8 +85,11 @@ def threshold(d: Dissolved, dtype: torch.dtype) -> float:
     return tau
 
 
-def settle(d: Dissolved, X: Tensor, A: Tensor, C: Tensor) -> tuple[Tensor, object]:
+def settle(d: Dissolved, X: Tensor, A: Tensor, P: Tensor) -> tuple[Tensor, object]:
     """``(weight handed to the module, flag)``: A, or the map iterated on A if X has drifted.
+
+    P is 1/2 ||C(X)||^2, which the forward computes for the penalty anyway, so
+    the check costs one comparison (and, on the CPU, reading one number).
 
     The flag is what the hook after backward needs: None (X is near M: nothing
     to do), True (reset X to the weight handed over), "project" (a drift the
@@ -95,14 +98,13 @@ def settle(d: Dissolved, X: Tensor, A: Tensor, C: Tensor) -> tuple[Tensor, objec
     the device-side flag itself.
     """
     tau = threshold(d, X.dtype)
-    v = torch.linalg.vector_norm(C.detach())
     if not _on_host(X):
-        flag = v > tau
+        flag = P.detach() > 0.5 * tau * tau
         if _late_flag(d, flag):
             for _ in range(MAX_SETTLE):
                 A, C = d.evaluate(A)
         return A, flag
-    if float(v) <= tau:
+    if float(P.detach()) <= 0.5 * tau * tau:
         return A, None
     for _ in range(MAX_SETTLE):
         A, C = d.evaluate(A)
@@ -175,7 +177,8 @@ def _after_backward_hook(ref: weakref.ref):
         if pending is UNSEEN:  # no eager forward noted (a compiled one): check here
             with torch.no_grad():
                 A, C = d.evaluate(X)
-                pending = (X, X._version, *settle(d, X, A, C))
+                P = d.manifold.penalty_from_constraint(C)
+                pending = (X, X._version, *settle(d, X, A, P))
         if pending is None or pending[3] is None:
             return  # near M: the common case
         if pending[0] is not X or pending[1] != X._version:

@@ -95,13 +95,16 @@ def dissolve(d: Dissolved, X: Tensor, guard: bool = True) -> Tensor:
             return hit[3]
     A, C = d.evaluate(X)
     if not torch.compiler.is_compiling():  # a traced graph stays pure
-        flag = None
-        if guard and d.keep_feasible and isinstance(X, nn.Parameter):  # not functional_call's
-            A, flag = settle(d, X, A, C)
-        if grad:  # a no-grad forward (inference) keeps nothing for the penalty
-            d.stash(X, C)
-            if A.requires_grad:
-                note_forward(d, X, A, flag)
+        guard = guard and d.keep_feasible and isinstance(X, nn.Parameter)  # not functional_call's
+        if grad or guard:
+            P = d.manifold.penalty_from_constraint(C)  # 1/2 ||C||^2: the penalty, and the flag
+            flag = None
+            if guard:
+                A, flag = settle(d, X, A, P)
+            if grad:  # a no-grad forward (inference) keeps nothing for the penalty
+                d.stash(X, P)
+                if A.requires_grad:
+                    note_forward(d, X, A, flag)
     if cache is not None:
         cache[id(d)] = (X, X._version, grad, A)
     return A
