@@ -147,11 +147,12 @@ def constrain(
         beta: the penalty weight, >= 0.
         transpose: force (True) or forbid (False) constraining the transposed
             matrix; None lets the shape policy choose.
-        keep_feasible: after each backward, put X back near the manifold
-            (X <- A(X)) when its violation passes sqrt(tolerance): the module
-            is never handed a weight far off the manifold, whatever beta and
-            whether or not the penalty is in the loss. False: the pure
-            penalty method (Note [keep feasible] in solvent.layers.guard).
+        keep_feasible: the feasibility guard: when X has drifted past
+            sqrt(tolerance), the forward iterates the map so that the module
+            is handed a weight within the manifold's tolerance, and after
+            backward X is reset to that weight, whatever beta and whether or
+            not the penalty is in the loss. False: the pure penalty method
+            (Note [keep feasible] in solvent.layers.guard).
         **manifold_kwargs: options for building the manifold by name.
 
     Raises:
@@ -177,7 +178,10 @@ def constrain(
         param = _check_target(owner, n)
         plans.append((owner, n, param, matrix_view(owner, n, param.shape, M, transpose)))
     if len({id(p) for *_, p, _ in plans}) != len(plans):
-        raise ConstraintError(f"a parameter is named twice in {name!r}")
+        raise ConstraintError(
+            f"a parameter is named twice in {name!r} (by one name, or by two owners of one tied "
+            "Parameter): name it once; every owner inside the module is constrained with it"
+        )
     _register_all(module, plans, M, beta, keep_feasible)
     return module
 
