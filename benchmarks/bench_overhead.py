@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> list[Table]:
         extra = "-" if name == PLAIN_STEP else fmt_ratio((s.median - plain.median) / base)
         least = "-" if name == PLAIN_STEP else fmt_ratio((s.min - plain.min) / fastest)
         t2.rows.append([name, fmt_ms(s.median), s.spread(), fmt_ms(s.min), extra, least])
-    t2.notes.append("Target: solvent <= 1.3x (the issue measured CDOpt at 1.52x).")
+    t2.notes.append("Target: solvent <= 1.3x.")
     t2.notes.append(
         "The minima are the least disturbed repetitions: on a loaded machine other "
         "processes only ever add time, so their ratio is the steadier one."
