@@ -1,18 +1,24 @@
-"""The feasibility guard: after backward, X is put back near its manifold when it has drifted.
+"""The feasibility guard: the weight a module is handed stays on its manifold, X stays near it.
 
-Invariants, enforced here:
-  * the guard acts once X's gradient for a backward is complete (a
+Invariants, enforced here (Note [keep feasible]):
+  * in the forward, the weight handed to the module is within the manifold's
+    tolerance: when X has drifted past tau, the map is iterated on its own
+    output (differentiably) until it is; the flag is 1/2 ||C(X)||^2, which the
+    forward computes for the penalty anyway;
+  * X itself is only written after backward, once its gradient is complete (a
     post-accumulate-grad hook on the Parameter: torch's documented place for
-    in-place updates of a parameter during backward), never inside a forward,
-    so no autograd graph is invalidated and no other thread's forward sees a
-    half-written X;
-  * it reuses the A(X) and C(X) of the forward that built the graph (no extra
-    map) and costs no host synchronisation on CUDA (``torch.where`` on a
-    device-side flag); on the CPU the flag is read, and X is only written when
-    it must be;
+    in-place updates during backward), never inside a forward, so no graph of
+    a running forward is invalidated and no other thread's forward sees a
+    half-written X; it is set to the weight the module was handed (no extra
+    map);
+  * no host synchronisation on CUDA: the forward reads the latest flag whose
+    copy to the host has landed, the hook selects on the device
+    (``torch.where``); on the CPU the flag is read directly and X is written
+    only when it must be;
   * ``keep_feasible=False`` switches it off (the pure penalty method);
-  * the same hook drops the penalty's stashed C(X), whose buffers the backward
-    through A has freed (Note [penalty reuse] in :mod:`solvent.layers.dissolved`).
+  * the same hook drops the penalty value stashed by the forward, whose graph
+    the backward through A has freed (Note [penalty reuse] in
+    :mod:`solvent.layers.dissolved`).
 """
 
 from __future__ import annotations
