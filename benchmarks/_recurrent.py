@@ -18,12 +18,19 @@ import copy
 from collections.abc import Callable
 
 import torch
+from _harness import (
+    Skip,
+    Table,
+    build,
+    count_dissolves,
+    floor_table,
+    optional_import,
+    time_interleaved,
+)
 from torch import nn
 from torch.nn.utils import parametrize
 
 import solvent
-from _harness import Skip, Table, build, count_dissolves, floor_table, optional_import
-from _harness import time_interleaved
 
 __all__ = ["run_recurrent"]
 

@@ -25,6 +25,7 @@ from solvent.exceptions import (
 )
 from solvent.layers import (
     bake,
+    cached,
     constrain,
     is_constrained,
     penalty,
@@ -53,6 +54,7 @@ __all__ = [
     "UnknownManifoldError",
     "available",
     "bake",
+    "cached",
     "constrain",
     "hookimpl",
     "is_constrained",

@@ -81,6 +81,9 @@ def _worker(rank: int, port: int, outdir: str, wrap: str) -> None:
         _sgd_steps(model, rank)
         params = {name: _full(p) for name, p in net.named_parameters()}
         torch.save(params, os.path.join(outdir, f"rank{rank}.pt"))
+        solvent.project_(net)  # sharded tensors are gathered, projected whole, re-sharded
+        projected = {name: _full(p) for name, p in net.named_parameters()}
+        torch.save(projected, os.path.join(outdir, f"projected{rank}.pt"))
     finally:
         dist.destroy_process_group()
 
@@ -107,3 +110,9 @@ def test_training_keeps_ranks_identical_and_feasible(tmp_path, wrap):
     violation = solvent.violation(trained)
     assert violation.keys() == {"body.rnn.weight_hh_l0", "body.head.weight"}
     assert max(violation.values()) < 0.2, violation
+    p, q = (torch.load(tmp_path / f"projected{r}.pt", weights_only=True) for r in range(WORLD))
+    with torch.no_grad():
+        for name, t in trained.named_parameters():
+            assert torch.equal(p[name], q[name]), name
+            t.copy_(p[name])
+    assert max(solvent.violation(trained).values()) < 1e-12

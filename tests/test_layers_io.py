@@ -138,3 +138,21 @@ def test_compiled_model_matches_eager_outputs_and_gradients():
     torch.testing.assert_close(compiled(x), eager(x))
     for (q, _, X), (_, _, Y) in zip(constraints(eager), constraints(compiled_net), strict=True):
         torch.testing.assert_close(Y.grad, X.grad, msg=q)
+
+
+def test_activation_checkpointing_recomputes_the_same_weight():
+    """torch.utils.checkpoint reruns the forward in backward: same A(X), same gradients."""
+    from torch.utils.checkpoint import checkpoint
+
+    net, x = _trained()
+    solvent.project_(net)  # on the manifold: the guard leaves X alone between the backwards
+    reference = {q: X for q, _, X in constraints(net)}
+    net.zero_grad()
+    net(x).sum().backward()
+    expected = {q: X.grad.clone() for q, X in reference.items()}
+    net.zero_grad()
+    out = checkpoint(net, x, use_reentrant=False)
+    torch.testing.assert_close(out, net(x))
+    out.sum().backward()
+    for q, X in reference.items():
+        torch.testing.assert_close(X.grad, expected[q], msg=q)

@@ -75,7 +75,7 @@ def test_training_stays_finite_and_near_the_manifold(case, steps):
 
 @given(layers(), st.floats(0.01, 0.5))
 def test_project_snaps_any_perturbation_to_machine_precision(case, scale):
-    module, x = case
+    module, _ = case
     solvent.constrain(module)
     with torch.no_grad():
         for _, _, X in constraints(module):

@@ -2,8 +2,30 @@
 
 Invariants of :func:`constrain`, checked before anything changes (so a bad call
 leaves the module exactly as it was): the names exist and are floating
-Parameters not yet parametrized, beta is finite and >= 0, and the manifold
-takes every parameter after the shape policy (:mod:`solvent.layers.shapes`).
+Parameters not yet parametrized, beta is finite and >= 0, the manifold takes
+every parameter after the shape policy (:mod:`solvent.layers.shapes`), and
+every projected weight is within the manifold's tolerance.
+
+Note [tied weights]
+~~~~~~~~~~~~~~~~~~~
+One Parameter may have several owners (an embedding tied to its decoder).
+``constrain`` finds every owner *inside the module it is given* (by object
+identity, ``named_parameters(remove_duplicate=False)``) and constrains each
+with the same Dissolved: each owner's forward evaluates A(X) (inside
+``solvent.cached()`` once for all), the penalty counts the tensor once.
+Tying made later (a new owner) is found by ``solvent.violation`` and
+``solvent.project_``, which raise naming both owners. An owner outside the
+module given to ``constrain`` (and outside the model given to ``violation``)
+cannot be seen: constrain the module that holds every owner.
+
+Note [deferred]
+~~~~~~~~~~~~~~~
+A module built on the meta device (``with torch.device("meta"):``, how large
+models are built before FSDP2 shards them) has no values to project. Its
+constraint is *deferred*: nothing is computed, ``module.weight`` reads the raw
+storage (so an initialiser such as ``reset_parameters()`` writes into X), and
+a forward raises until ``solvent.project_(model)`` puts X on its manifold, after
+``model.to_empty(device=...)`` and initialisation.
 """
 
 from __future__ import annotations
@@ -16,7 +38,8 @@ import torch
 from torch import Tensor, nn
 
 from solvent.exceptions import ConstraintError
-from solvent.layers.dissolved import Dissolved, dissolved_of, install
+from solvent.layers.constrained import dissolved_of, install
+from solvent.layers.dissolved import Dissolved
 from solvent.layers.shapes import matrix_view
 from solvent.manifolds.base import Manifold
 from solvent.plugins.manager import manifold as _resolve_manifold
@@ -103,14 +126,18 @@ def constrain(
     *,
     beta: float = DEFAULT_BETA,
     transpose: bool | None = None,
+    keep_feasible: bool = True,
     **manifold_kwargs: object,
 ) -> nn.Module:
     """Constrain parameter(s) of ``module`` to a manifold; returns the module.
 
     The stored tensor becomes the free variable X (initialised to the module's
-    own weight projected onto the manifold); the module sees A(X), evaluated
-    once per forward. Add ``solvent.penalty(model)`` (sum of ``beta`` * 1/2
-    ||C(X)||^2) to the loss.
+    own weight projected onto the manifold; for a chart manifold, coordinates
+    Z of it, of shape ``M.free_shape``); the module sees A(X), evaluated once
+    per forward. Add ``solvent.penalty(model)`` (sum of ``beta`` * 1/2
+    ||C(X)||^2) to the loss. Every owner of a tied Parameter inside ``module``
+    is constrained with it (Note [tied weights]); a module on the meta device
+    is constrained deferred (Note [deferred]).
 
     Args:
         module: any ``nn.Module``.
@@ -120,6 +147,12 @@ def constrain(
         beta: the penalty weight, >= 0.
         transpose: force (True) or forbid (False) constraining the transposed
             matrix; None lets the shape policy choose.
+        keep_feasible: the feasibility guard: when X has drifted past
+            sqrt(tolerance), the forward iterates the map so that the module
+            is handed a weight within the manifold's tolerance, and after
+            backward X is reset to that weight, whatever beta and whether or
+            not the penalty is in the loss. False: the pure penalty method
+            (Note [keep feasible] in solvent.layers.guard).
         **manifold_kwargs: options for building the manifold by name.
 
     Raises:
@@ -144,9 +177,12 @@ def constrain(
     for owner, n in _targets(module, name):
         param = _check_target(owner, n)
         plans.append((owner, n, param, matrix_view(owner, n, param.shape, M, transpose)))
-    if len({(id(o), n) for o, n, *_ in plans}) != len(plans):
-        raise ConstraintError(f"a parameter is named twice in {name!r}")
-    _register_all(plans, M, beta)
+    if len({id(p) for *_, p, _ in plans}) != len(plans):
+        raise ConstraintError(
+            f"a parameter is named twice in {name!r} (by one name, or by two owners of one tied "
+            "Parameter): name it once; every owner inside the module is constrained with it"
+        )
+    _register_all(module, plans, M, beta, keep_feasible)
     return module
 
 
@@ -156,7 +192,19 @@ def _is_parametrized(owner: nn.Module, name: str) -> bool:
     return parametrize.is_parametrized(owner, name)
 
 
-def _register_all(plans: list, M: Manifold, beta: float) -> None:
+def _owners(module: nn.Module, param: Tensor) -> list[tuple[nn.Module, str]]:
+    """Every (module, name) inside ``module`` that holds ``param`` (Note [tied weights])."""
+    return [
+        (m, n)
+        for m in module.modules()
+        for n, p in m._parameters.items()
+        if p is param
+    ]
+
+
+def _register_all(
+    module: nn.Module, plans: list, M: Manifold, beta: float, keep_feasible: bool
+) -> None:
     """Register every plan, or none: every check and projection happens before any change.
 
     Invariant: a weight is never left off its manifold without an error. Each
@@ -165,20 +213,50 @@ def _register_all(plans: list, M: Manifold, beta: float) -> None:
     """
     staged = []
     for owner, n, param, view in plans:
-        d = Dissolved(M, view, beta)
+        d = Dissolved(M, view, beta, keep_feasible)
         where = f"{type(owner).__name__}.{n}"
-        with torch.no_grad():
-            X = d.project(param.detach(), where)
-        points = view.to_points(X)
-        worst = float(M.violation(points).max())
-        if not worst <= M.default_atol(points):
-            raise ConstraintError(
-                f"{where}: projecting the {param.dtype} weight onto {M.name} left it infeasible "
-                f"(violation {worst:.3g}); use a wider dtype (e.g. module.float()) for this "
-                "manifold"
-            )
-        staged.append((owner, n, param, X, d))
-    with torch.no_grad():
-        for owner, n, param, X, d in staged:
-            param.copy_(X)
-            install(owner, n, d)
+        ties = [(m, t) for m, t in _owners(module, param) if (m, t) != (owner, n)]
+        for m, t in ties:
+            _check_target(m, t)
+        if param.is_meta:
+            S = _deferred(d, param, where)
+        else:
+            with torch.no_grad():
+                S = d.lift_weight(param.detach(), where)
+            _check_feasible(d, S, param, where)
+        staged.append((owner, n, param, S, d, ties))
+    for owner, n, param, S, d, ties in staged:
+        new = _store(param, S)
+        for m, t in [(owner, n), *ties]:
+            m._parameters[t] = new
+            install(m, t, d)
+
+
+def _deferred(d: Dissolved, param: Tensor, where: str) -> Tensor:
+    if d.own_shape:
+        raise ConstraintError(
+            f"{where} is on the meta device and {d.manifold.name} stores it in another shape "
+            f"{d.free_shape}: constrain it after module.to_empty(device=...) and initialisation"
+        )
+    d.deferred = True
+    return param.detach()
+
+
+def _check_feasible(d: Dissolved, S: Tensor, param: Tensor, where: str) -> None:
+    worst = d.violation(S)
+    if not worst <= d.tolerance(param.dtype):
+        raise ConstraintError(
+            f"{where}: projecting the {param.dtype} weight onto {d.manifold.name} left it "
+            f"infeasible (violation {worst:.3g}); use a wider dtype (e.g. module.float()) for "
+            "this manifold"
+        )
+
+
+def _store(param: nn.Parameter, S: Tensor) -> nn.Parameter:
+    """The Parameter that holds S: ``param`` itself, in place, when the shapes agree."""
+    if S.shape == param.shape:
+        if not param.is_meta:
+            with torch.no_grad():
+                param.copy_(S)
+        return param
+    return nn.Parameter(S, requires_grad=param.requires_grad)

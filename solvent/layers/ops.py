@@ -9,7 +9,9 @@ from torch import Tensor, nn
 
 from solvent.exceptions import ConstraintError
 from solvent.layers.api import Names, _targets
-from solvent.layers.dissolved import ATTR, Dissolved, dissolved_of, uninstall
+from solvent.layers.constrained import dissolved_of, uninstall
+from solvent.layers.dissolved import Dissolved
+from solvent.layers.handover import ATTR
 
 __all__ = [
     "bake",
@@ -25,6 +27,13 @@ __all__ = [
 def constraints(model: nn.Module) -> Iterator[tuple[str, Dissolved, Tensor]]:
     """Every constrained tensor of ``model``: (qualified name, its ``Dissolved``, X).
 
+    A tensor tied between several owners is listed once, under its first name.
+
+    Raises:
+        ConstraintError: a constrained tensor is also held, unconstrained, by
+            another module of ``model`` (tying made after ``constrain``): that
+            owner would compute with X (Note [tied weights] in solvent.layers.api).
+
     Example:
         >>> import torch, solvent
         >>> net = torch.nn.Sequential(solvent.constrain(torch.nn.Linear(2, 3)))
@@ -32,9 +41,30 @@ def constraints(model: nn.Module) -> Iterator[tuple[str, Dissolved, Tensor]]:
         ['0.weight']
     """
     _need_module(model, "solvent.constraints")
+    found: dict[int, str] = {}
+    out = []
     for prefix, mod in model.named_modules(remove_duplicate=True):
         for tname, d in dissolved_of(mod).items():
-            yield (f"{prefix}.{tname}" if prefix else tname), d, mod._parameters[tname]
+            X = mod._parameters[tname]
+            if id(X) not in found:
+                found[id(X)] = q = f"{prefix}.{tname}" if prefix else tname
+                out.append((q, d, X))
+    _check_untied_owners(model, found)
+    yield from out
+
+
+def _check_untied_owners(model: nn.Module, found: dict[int, str]) -> None:
+    for prefix, mod in model.named_modules(remove_duplicate=True):
+        table = dissolved_of(mod)
+        for tname, p in mod._parameters.items():
+            if p is not None and id(p) in found and tname not in table:
+                q = f"{prefix}.{tname}" if prefix else tname
+                raise ConstraintError(
+                    f"{q} holds the constrained tensor {found[id(p)]} without its constraint, so "
+                    f"{type(mod).__name__} computes with X, not A(X); tie the weights before "
+                    f"constraining, or call solvent.unconstrain on {found[id(p)]} and constrain "
+                    "the module that holds both owners"
+                )
 
 
 def _need_module(model: object, what: str) -> None:
@@ -56,13 +86,15 @@ def penalty(model: nn.Module) -> Tensor:
     """
     _need_module(model, "solvent.penalty")
     total = None
+    seen = set()  # a tied tensor is counted once
     for mod in model.modules():  # the hot path: no qualified names built
         table = mod.__dict__.get(ATTR)
         if table is None:
             continue
         for name, d in table.items():
-            if d.beta == 0:
+            if d.beta == 0 or id(d) in seen:
                 continue
+            seen.add(id(d))
             term = d.beta * d.penalty(mod._parameters[name])
             total = term if total is None else total + term
     if total is not None:
@@ -87,6 +119,9 @@ def violation(model: nn.Module) -> dict[str, float]:
 
 def project_(model: nn.Module) -> nn.Module:
     """Snap every constrained X onto its manifold, in place and without autograd.
+
+    A constraint made on the meta device (deferred) is put on its manifold
+    here, from whatever the weight was initialised to.
 
     Example:
         >>> import torch, solvent
@@ -132,13 +167,28 @@ def unconstrain(module: nn.Module, name: Names = None) -> nn.Module:
         targets = [(module, n) for n in dissolved_of(module)]
     else:
         targets = _targets(module, name)
+    targets = list({(id(o), n): (o, n) for o, n in targets}.values())
     for owner, n in targets:
         if n not in dissolved_of(owner):
             raise ConstraintError(f"{type(owner).__name__}.{n} is not constrained by solvent")
+    weights = {}  # id(X) -> the weight the module saw, computed before anything changes
+    for owner, n in targets:
         X = owner._parameters[n]
-        d = uninstall(owner, n)
-        with torch.no_grad():
-            X.copy_(d.evaluate(X)[0])
+        if id(X) not in weights:
+            d = dissolved_of(owner)[n]
+            with torch.no_grad():
+                weights[id(X)] = (X, d.weight(X) if not d.deferred else X.detach())
+    plain = {}
+    for owner, n in targets:
+        X, W = weights[id(owner._parameters[n])]
+        uninstall(owner, n)
+        if W.shape == X.shape:
+            if W is not X and not X.is_meta:
+                with torch.no_grad():
+                    X.copy_(W)
+        else:  # a chart's coordinates of another shape: a new Parameter holds the weight
+            new = plain.setdefault(id(X), nn.Parameter(W.clone(), requires_grad=X.requires_grad))
+            owner._parameters[n] = new
     return module
 
 
@@ -154,7 +204,11 @@ def bake(model: nn.Module) -> nn.Module:
         >>> sorted(solvent.bake(net).state_dict())
         ['0.bias', '0.weight']
     """
-    owners = [m for m in model.modules() if dissolved_of(m)]
-    for m in owners:
-        unconstrain(m)
+    targets = [
+        f"{prefix}.{n}" if prefix else n
+        for prefix, m in model.named_modules()
+        for n in dissolved_of(m)
+    ]
+    if targets:
+        unconstrain(model, list(dict.fromkeys(targets)))
     return model
