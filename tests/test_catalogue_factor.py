@@ -334,11 +334,6 @@ def test_adam_over_the_fixed_rank_free_variable_stays_rank_k():
     assert losses[-1] < 1e-3 * losses[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="constrain stores project(W) as the free variable; a chart manifold needs "
-    "lift(project(W)) of shape free_shape(W.shape), so the module starts at A(project(W))",
-)
 def test_fixed_rank_layer_trains_with_adam_and_stays_rank_k():
     torch.manual_seed(0)
     lin = nn.Linear(12, 8).double()
