@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
+from solvent.manifolds._linalg import tolerance
+
 if TYPE_CHECKING:  # the guard reads a Dissolved's state; dissolved.py imports this file
     from solvent.layers.dissolved import Dissolved
 
-__all__ = ["MAX_SETTLE", "UNSEEN", "attach", "note_forward", "settle", "threshold"]
+__all__ = ["MAX_SETTLE", "UNSEEN", "attach", "bound", "note_forward", "settle", "threshold"]
 
 # Note [keep feasible]
 # ~~~~~~~~~~~~~~~~~~~~
@@ -62,10 +64,14 @@ __all__ = ["MAX_SETTLE", "UNSEEN", "attach", "note_forward", "settle", "threshol
 # * after backward (the hook): X <- the weight the module saw (detached),
 #   so the next step starts on M and the extra maps stay rare.
 #
-# tol is the manifold's tolerance for one point (100 * n * eps) at float32
-# precision at least (float64 weights trained by a first-order optimizer are
-# not on M to 1e-13; half and bfloat16 use their own eps): 0.012 for a 32 x 32
-# weight. Below tau nothing changes: near M training is the pure dissolving
+# tol = 100 sqrt(n) eps for a point of n entries, at float32 precision at
+# least (float64 weights trained by a first-order optimizer are not on M to
+# 1e-13; half and bfloat16 use their own eps): 3.8e-4 for a 32 x 32 weight
+# (tau 0.020), 0.012 for 1024 x 1024 (tau 0.11). It grows like sqrt(n), not
+# like the manifold's check_point tolerance (100 n eps: 12.5 at 1024 x 1024,
+# which would let a large weight drift to ||C|| ~ 3 unguarded); the rounding
+# floor of the iterated map stays far below it (float32 Stiefel, ||C|| after
+# six maps: 7.6e-7 at 32 x 32, 8.0e-6 at 1024 x 1024). Below tau nothing changes: near M training is the pure dissolving
 # method, one map per forward. On the CPU the flag is read directly (a
 # host-side float of a CPU tensor); on CUDA reading it would synchronise, so
 # the forward uses the latest flag whose copy to the host has landed (one or
@@ -81,13 +87,23 @@ MAX_SETTLE = 4
 UNSEEN = "unseen"  # d._pending before any eager grad-mode forward since the last backward
 
 
+def bound(d: Dissolved, dtype: torch.dtype) -> float:
+    """tol, the guard's bound on ||C|| of the weight handed over: ``100 sqrt(n) eps``.
+
+    n is the number of entries of one point, eps that of ``dtype`` but at
+    float32 precision at least (Note [keep feasible]).
+    """
+    wide = torch.finfo(dtype).eps < torch.finfo(torch.float32).eps
+    n = max(math.prod(d.view.point_shape), 1)
+    return tolerance(1, torch.float32 if wide else dtype, factor=100.0 * math.sqrt(n))
+
+
 def threshold(d: Dissolved, dtype: torch.dtype) -> float:
     """tau = sqrt(tol) for the tensor of ``d`` in ``dtype`` (Note [keep feasible])."""
     cache = d.__dict__.setdefault("_thresholds", {})
     tau = cache.get(dtype)
     if tau is None:
-        wide = torch.finfo(dtype).eps < torch.finfo(torch.float32).eps
-        tau = cache[dtype] = math.sqrt(d.tolerance(torch.float32 if wide else dtype))
+        tau = cache[dtype] = math.sqrt(bound(d, dtype))
     return tau
 
 
