@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 from _harness import machine_info  # noqa: E402
 
 SCRIPTS = ("bench_rnn_step", "bench_lstm_step", "bench_large_linear", "bench_solver",
-           "bench_mnist_epoch")
+           "bench_mnist_epoch", "bench_copying_task")
 BEGIN, END = "<!-- results -->", "<!-- /results -->"
 
 

@@ -108,3 +108,12 @@ def test_count_dissolves_counts_top_level_calls_once(bench):
     assert counter.count == 2
     counter.reset()
     assert counter.count == 0
+
+
+def test_copying_task_quick(bench):
+    """The copying-task model runs for solvent (with and without cached()) and skips geotorch."""
+    (table,) = bench("bench_copying_task").main(QUICK)
+    rows = _rows(table)
+    for name in ("unconstrained", "solvent + solvent.cached()", "solvent, no scope"):
+        assert float(rows[name][1]) > 0, name
+    assert any("geotorch" in key for key in rows if key.startswith("skipped"))
