@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from solvent.manifolds import (
     SO,
+    SPD,
+    Birkhoff,
     Euclidean,
     GeneralizedStiefel,
     Grassmann,
     Hyperbolic,
+    Invertible,
     Lorentz,
     Oblique,
+    PoincareBall,
+    Positive,
     Product,
     Sphere,
     Stiefel,
@@ -29,6 +34,11 @@ BUILTINS = (
     Lorentz,
     SymplecticStiefel,
     Product,
+    Positive,
+    SPD,
+    Invertible,
+    PoincareBall,
+    Birkhoff,
 )
 
 
