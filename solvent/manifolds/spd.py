@@ -106,7 +106,7 @@ class SPD(ChartManifold):
         return [(), (3,), (3, 2)]
 
     def dimension(self, shape: tuple[int, ...]) -> int:
-        """n(n+1)/2 real (n^2 for Hermitian, counted by ``dimension_complex``)."""
+        """n(n+1)/2, the real symmetric case (Hermitian matrices have n^2 real coordinates)."""
         self.check_shape(shape)
         n = shape[-1]
         return n * (n + 1) // 2
