@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from solvent.exceptions import ManifoldShapeError
 from solvent.manifolds.base import ChartManifold
+from solvent.manifolds.spd import check_square
 
 __all__ = ["Birkhoff", "sinkhorn"]
 
@@ -153,13 +154,9 @@ class Birkhoff(ChartManifold):
     ndim = 2
     supports_complex = False
 
-    def check_shape(self, shape) -> None:
+    def check_shape(self, shape: Sequence[int]) -> None:
         super().check_shape(shape)
-        if shape[-1] != shape[-2]:
-            raise ManifoldShapeError(
-                self.name, shape, "a square matrix per point (n x n)",
-                "constrain a square weight, or take its square block",
-            )
+        check_square(self.name, tuple(shape))
 
     def _dissolve(self, Z: Tensor) -> Tensor:
         """A(Z) = diag(u) exp(Z) diag(v), doubly stochastic."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from solvent.exceptions import ManifoldShapeError
 from solvent.manifolds._linalg import eye_like, wide
 from solvent.manifolds.base import ChartManifold
 from solvent.manifolds.positive import inverse_softplus, positive_floor, softplus
+from solvent.manifolds.spd import check_square
 
 __all__ = ["Invertible", "log_rotation"]
 
@@ -95,13 +96,9 @@ class Invertible(ChartManifold):
     ndim = 2
     supports_complex = False
 
-    def check_shape(self, shape) -> None:
+    def check_shape(self, shape: Sequence[int]) -> None:
         super().check_shape(shape)
-        if shape[-1] != shape[-2]:
-            raise ManifoldShapeError(
-                self.name, shape, "a square matrix per point (n x n)",
-                "constrain a square weight, or take its square block",
-            )
+        check_square(self.name, tuple(shape))
 
     def _dissolve(self, Z: Tensor) -> Tensor:
         """A(Z) = matrix_exp(K) R, with K and R the triangles of Z."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -10,7 +12,20 @@ from solvent.manifolds._linalg import hermitian_part
 from solvent.manifolds.base import ChartManifold
 from solvent.manifolds.positive import inverse_softplus, positive_floor, softplus
 
-__all__ = ["SPD", "cholesky_chart"]
+__all__ = ["SPD", "check_square", "cholesky_chart"]
+
+
+def check_square(name: str, shape: Sequence[int]) -> None:
+    """Raise ``ManifoldShapeError`` unless the last two dimensions are equal.
+
+    Example:
+        >>> check_square("spd", (2, 3, 3))
+    """
+    if shape[-1] != shape[-2]:
+        raise ManifoldShapeError(
+            name, shape, "a square matrix per point (n x n)",
+            "constrain a square weight, or take its square block",
+        )
 
 
 def cholesky_chart(Z: Tensor) -> Tensor:
@@ -53,13 +68,9 @@ class SPD(ChartManifold):
     name = "spd"
     ndim = 2
 
-    def check_shape(self, shape) -> None:
+    def check_shape(self, shape: Sequence[int]) -> None:
         super().check_shape(shape)
-        if shape[-1] != shape[-2]:
-            raise ManifoldShapeError(
-                self.name, shape, "a square matrix per point (n x n)",
-                "constrain a square weight, or take its square block",
-            )
+        check_square(self.name, tuple(shape))
 
     def _dissolve(self, Z: Tensor) -> Tensor:
         """A(Z) = L L^H with L = tril(Z, -1) + diag(softplus(diag Z))."""
