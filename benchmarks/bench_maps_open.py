@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
-from _harness import (  # noqa: E402
+import torch
+from _harness import (
     Table,
     build,
     fmt_ms,
@@ -39,9 +39,9 @@ from _harness import (  # noqa: E402
     time_interleaved,
     write_tables,
 )
-from torch import nn  # noqa: E402
+from torch import nn
 
-import solvent  # noqa: E402
+import solvent
 
 SOLVENT = "solvent"
 LR = 1e-3
