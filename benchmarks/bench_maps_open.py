@@ -60,7 +60,7 @@ def exactness(name: str, W: torch.Tensor) -> str:
     if name == "poincare_ball":
         return f"max c‖w‖² {float(W.square().sum(-1).max()):.8f}"
     sums = torch.cat([W.sum(-1), W.sum(-2)])
-    return f"max |sum-1| {float((sums - 1).abs().max()):.1g}"
+    return f"max abs(sum-1) {float((sums - 1).abs().max()):.1g}"
 
 
 def _step(weight, params, opt, R):
