@@ -35,7 +35,7 @@ OPEN = {  # name -> (kwargs, a point shape)
     "poincare_ball": ({"c": 2.0}, (2, 3)),
     "birkhoff": ({}, (4, 4)),
 }
-COMPLEX = ["spd"]
+COMPLEX = ["spd", "poincare_ball"]
 CASES = [(name, F64) for name in OPEN] + [(name, C128) for name in COMPLEX]
 
 

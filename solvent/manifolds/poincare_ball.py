@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from solvent.manifolds.base import ChartManifold
+from solvent.manifolds.sphere import squared_norm
 
 __all__ = ["PoincareBall", "ball_margin", "tanhc"]
 
@@ -60,7 +61,8 @@ class PoincareBall(ChartManifold):
     In floating point tanh reaches 1, so the map stops at radius
     ``(1 - 32 eps) / sqrt(c)`` (:func:`ball_margin`), and ``project`` scales
     points beyond it back to it.
-    Cost per forward: one norm, one tanh and one scaling per vector. Real only.
+    Cost per forward: one norm, one tanh and one scaling per vector. Real and
+    complex (the open ball of C^n, with the norm of C^n).
 
     Args:
         c: the curvature magnitude (> 0); the ball has radius ``1 / sqrt(c)``.
@@ -75,7 +77,6 @@ class PoincareBall(ChartManifold):
 
     name = "poincare_ball"
     ndim = 1
-    supports_complex = False
 
     def __init__(self, c: float = 1.0) -> None:
         ok = isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
@@ -109,7 +110,7 @@ class PoincareBall(ChartManifold):
 
     def _check_point(self, X: Tensor) -> str | None:
         """The boundary sphere itself is not in the open ball."""
-        worst = float((self.c * X.square().sum(dim=-1)).max()) if X.numel() else 0.0
+        worst = float((self.c * squared_norm(X, (-1,))).max()) if X.numel() else 0.0
         return None if worst < 1.0 else f"poincare_ball: c |x|^2 = {worst:.17g} is not < 1"
 
     def _random(self, shape, *, dtype, device, generator) -> Tensor:
