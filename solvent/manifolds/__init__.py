@@ -7,6 +7,7 @@ and ``Product``, which resolves factors given by name through ``solvent.manifold
 """
 
 from solvent.manifolds.base import ChartManifold, Manifold, is_closed_form
+from solvent.manifolds.birkhoff import Birkhoff
 from solvent.manifolds.complex_circle import ComplexCircle
 from solvent.manifolds.elliptope import Elliptope
 from solvent.manifolds.euclidean import Euclidean
@@ -14,12 +15,16 @@ from solvent.manifolds.fixed_rank import FixedRank
 from solvent.manifolds.generalized_stiefel import GeneralizedStiefel, ManifoldParameterError
 from solvent.manifolds.grassmann import Grassmann
 from solvent.manifolds.hyperbolic import Hyperbolic
+from solvent.manifolds.invertible import Invertible
 from solvent.manifolds.lorentz import Lorentz
 from solvent.manifolds.oblique import Oblique
+from solvent.manifolds.poincare_ball import PoincareBall
+from solvent.manifolds.positive import Positive
 from solvent.manifolds.product import Product
 from solvent.manifolds.psd_fixed_rank import PSDFixedRank
 from solvent.manifolds.skew import Skew
 from solvent.manifolds.so import SO
+from solvent.manifolds.spd import SPD
 from solvent.manifolds.sphere import Sphere
 from solvent.manifolds.sphere_subspace import SphereSubspace
 from solvent.manifolds.stiefel import Stiefel
@@ -28,6 +33,8 @@ from solvent.manifolds.symplectic_stiefel import SymplecticStiefel
 
 __all__ = [
     "SO",
+    "SPD",
+    "Birkhoff",
     "ChartManifold",
     "ComplexCircle",
     "Elliptope",
@@ -36,10 +43,13 @@ __all__ = [
     "GeneralizedStiefel",
     "Grassmann",
     "Hyperbolic",
+    "Invertible",
     "Lorentz",
     "Manifold",
     "ManifoldParameterError",
     "Oblique",
+    "PoincareBall",
+    "Positive",
     "PSDFixedRank",
     "Product",
     "Skew",

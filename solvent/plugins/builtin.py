@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from solvent.manifolds import (
     SO,
+    SPD,
+    Birkhoff,
     ComplexCircle,
     Elliptope,
     Euclidean,
@@ -13,9 +15,12 @@ from solvent.manifolds import (
     GeneralizedStiefel,
     Grassmann,
     Hyperbolic,
+    Invertible,
     Lorentz,
     Manifold,
     Oblique,
+    PoincareBall,
+    Positive,
     Product,
     PSDFixedRank,
     Skew,
@@ -69,6 +74,11 @@ BUILTINS = {
     "fixed_rank": FixedRank,
     "psd_fixed_rank": PSDFixedRank,
     "elliptope": Elliptope,
+    "positive": Positive,
+    "spd": SPD,
+    "invertible": Invertible,
+    "poincare_ball": PoincareBall,
+    "birkhoff": Birkhoff,
 }
 
 
