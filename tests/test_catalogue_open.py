@@ -347,7 +347,11 @@ def test_layer_trains_with_adam_and_stays_in_the_set(name):
     y = x @ target.mT
     opt = torch.optim.Adam(layer.parameters(), lr=0.05)
     losses = []
-    for _ in range(150):
+    # The layer starts from its own weight projected onto the set: a random
+    # Linear's weight has negative entries / eigenvalues, which land near the
+    # boundary (softplus coordinates far negative), so the first ~150 steps
+    # mostly walk back in; 300 steps reach 1e-4 of the first loss for both.
+    for _ in range(300):
         loss = (layer(x) - y).square().mean() + solvent.penalty(layer)
         opt.zero_grad()
         loss.backward()
@@ -357,8 +361,6 @@ def test_layer_trains_with_adam_and_stays_in_the_set(name):
     assert losses[-1] < 1e-2 * losses[0]
 
 
-@pytest.mark.xfail(strict=True, reason="constrain stores project(W) as the free variable; a "
-                   "chart manifold needs lift(project(W)) so that the module keeps its weight")
 @pytest.mark.parametrize("name", ["spd", "positive"])
 def test_constrain_keeps_the_projected_weight(name):
     layer = torch.nn.Linear(4, 4, dtype=F64)
