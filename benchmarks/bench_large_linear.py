@@ -21,11 +21,18 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import solvent  # noqa: E402
 from _harness import (  # noqa: E402
-    Table, build, floor_table, make_parser, optional_import, resolve, time_interleaved,
+    Table,
+    build,
+    floor_table,
+    make_parser,
+    optional_import,
+    resolve,
+    time_interleaved,
     write_tables,
 )
+
+import solvent  # noqa: E402
 
 BETA = 0.1
 PLAIN, SOLVENT, MATMULS = "torch nn.Linear (unconstrained)", "solvent", "map's 5 matmuls alone"

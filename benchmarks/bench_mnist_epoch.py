@@ -26,7 +26,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "examples"))
 
 from _harness import (  # noqa: E402
-    Stats, Table, fmt_ms, fmt_ratio, make_parser, resolve, time_interleaved, write_tables,
+    Stats,
+    Table,
+    fmt_ms,
+    fmt_ratio,
+    make_parser,
+    resolve,
+    time_interleaved,
+    write_tables,
 )
 
 EPOCH_IMAGES = 60000

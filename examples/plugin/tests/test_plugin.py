@@ -4,8 +4,9 @@ By name, so the test also proves the entry point is installed and registers
 the manifold; by instance, to check non-default options.
 """
 
-from solvent.pytest_plugin import conformance_test
 from solvent_special_linear import ScaledSphere
+
+from solvent.pytest_plugin import conformance_test
 
 test_special_linear = conformance_test("special_linear")
 test_simplex = conformance_test("simplex")  # a chart manifold: the kit checks its map's rank
