@@ -13,7 +13,7 @@ import torch
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
-import copy_memory
+import copy_memory  # noqa: E402  (in examples/: needs the sys.path insertion above)
 
 TINY = [
     "--T",

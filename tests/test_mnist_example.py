@@ -16,8 +16,8 @@ import torch
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
-import mnist_data
-import mnist_rnn
+import mnist_data  # noqa: E402  (in examples/: needs the sys.path insertion above)
+import mnist_rnn  # noqa: E402  (in examples/: needs the sys.path insertion above)
 
 pytestmark = pytest.mark.slow
 TINY = ["--limit", "512", "--test-limit", "1234", "--threads", "1", "--lr", "2e-3"]
