@@ -133,7 +133,9 @@ class count_dissolves:  # noqa: N801 - used like a function: with count_dissolve
         self.manifold = manifold
         self.count = 0
         self._depth = 0
-        for meth in ("_dissolve", "_dissolve_with_constraint", "dissolve", "dissolve_with_constraint"):
+        for meth in (
+            "_dissolve", "_dissolve_with_constraint", "dissolve", "dissolve_with_constraint"
+        ):
             setattr(manifold, meth, self._wrap(getattr(manifold, meth)))
 
     def _wrap(self, fn: Callable) -> Callable:
@@ -209,14 +211,20 @@ def machine_info(threads: Sequence[int], device: str) -> str:
     )
 
 
-def make_parser(description: str, *, threads: str = "1,2", reps: int = 20) -> argparse.ArgumentParser:
+def make_parser(
+    description: str, *, threads: str = "1,2", reps: int = 20
+) -> argparse.ArgumentParser:
     """The options every script takes."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true", help="tiny sizes and few repetitions (seconds)")
-    p.add_argument("--threads", default=threads, help=f"comma-separated torch thread counts ({threads})")
+    p.add_argument(
+        "--threads", default=threads, help=f"comma-separated torch thread counts ({threads})"
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--reps", type=int, default=None, help=f"timed repetitions ({reps}; quick: 3)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed calls per contender (3; quick: 1)")
+    p.add_argument(
+        "--warmup", type=int, default=None, help="untimed calls per contender (3; quick: 1)"
+    )
     p.add_argument("--markdown", type=Path, default=None, help="also write the tables to this file")
     p.set_defaults(default_reps=reps)
     return p

@@ -1,4 +1,4 @@
-"""The copying-memory task's model (an orthogonal RNN cell unrolled by hand): solvent against geotorch.
+"""The copying-memory model (an orthogonal RNN cell unrolled by hand): solvent against geotorch.
 
 The model follows the shape of geotorch's copying-problem example, written
 here from its description: a cell whose recurrent ``nn.Linear`` (hidden x
@@ -175,12 +175,14 @@ def run(blanks: int, hidden: int, batch: int, args) -> Table:
     sol = stats[SOLVENT].median
     t = Table(
         f"Copying task L = {blanks} ({blanks + 2 * REMEMBER} steps), hidden {hidden}, "
-        f"batch {batch}, RMSprop; {torch.get_num_threads()} thread(s), {args.reps} interleaved reps",
+        f"batch {batch}, RMSprop; {torch.get_num_threads()} thread(s), "
+        f"{args.reps} interleaved reps",
         ["contender", "median ms", "IQR ms", "÷ unconstrained", "÷ solvent + cached()"],
     )
     for name, s in stats.items():
         t.rows.append([name, fmt_ms(s.median), s.spread(),
-                       fmt_ratio(s.median / stats[PLAIN].median), fmt_ratio(s.median / sol)])  # fmt: skip
+                       fmt_ratio(s.median / stats[PLAIN].median),
+                       fmt_ratio(s.median / sol)])  # fmt: skip
     if GEOTORCH in stats:
         ratio = sol / stats[GEOTORCH].median
         verdict = "met" if ratio <= 1.0 else "MISSED"

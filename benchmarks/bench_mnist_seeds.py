@@ -191,7 +191,8 @@ def collect(args) -> dict:
 def table(summary: dict) -> str:
     """A markdown table: mean ± sd over the seeds of the final and the best test accuracy."""
     rows = [
-        "| model | seeds | final test acc. (mean ± sd) | best epoch (mean ± sd) | per seed (final) |",
+        "| model | seeds | final test acc. (mean ± sd) | best epoch (mean ± sd) "
+        "| per seed (final) |",
         "| --- | --- | --- | --- | --- |",
     ]
     for m in summary["models"].values():

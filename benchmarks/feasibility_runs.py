@@ -32,7 +32,8 @@ def run(case: str, keep: bool, seed: int, steps: int) -> tuple[float, float]:
     """(violation at the end, worst over the second half) for one run."""
     torch.manual_seed(seed)
     if case == "lstm, no penalty":
-        module, name = solvent.constrain(nn.LSTM(8, 16), beta=1.0, keep_feasible=keep), "weight_hh_l0"
+        module = solvent.constrain(nn.LSTM(8, 16), beta=1.0, keep_feasible=keep)
+        name = "weight_hh_l0"
         x, y = torch.randn(10, 16, 8), torch.randn(16, 16)
 
         def loss_fn():

@@ -208,7 +208,10 @@ def prepare_mnist(root: str | os.PathLike) -> Path:
 
 
 def _read_idx(path: Path) -> torch.Tensor:
-    """An uncompressed IDX file of unsigned bytes as a uint8 tensor (the format torchvision reads)."""
+    """An uncompressed IDX file of unsigned bytes as a uint8 tensor.
+
+    IDX is the format torchvision reads.
+    """
     raw = path.read_bytes()
     zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype != 0x08:

@@ -1,4 +1,4 @@
-"""Shared layer cases for the layer tests: a module factory, an input factory and an output picker."""
+"""Shared cases for the layer tests: a module factory, an input factory and an output picker."""
 
 from __future__ import annotations
 

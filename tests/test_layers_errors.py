@@ -1,4 +1,4 @@
-"""Bad input to solvent.constrain fails at once, clearly, and leaves the module exactly as it was."""
+"""Bad input to solvent.constrain fails at once, clearly, leaving the module exactly as it was."""
 
 from __future__ import annotations
 

@@ -115,7 +115,11 @@ def test_baked_state_dict_loads_into_the_plain_architecture():
     out = net(x)
     state = solvent.bake(copy.deepcopy(net)).state_dict()
     plain = nn.ModuleDict(
-        {"rnn": nn.LSTM(3, 5, batch_first=True), "conv": nn.Conv1d(5, 4, 2), "head": nn.Linear(4, 2)}
+        {
+            "rnn": nn.LSTM(3, 5, batch_first=True),
+            "conv": nn.Conv1d(5, 4, 2),
+            "head": nn.Linear(4, 2),
+        }
     ).double()
     plain.load_state_dict(state)
     h = first_tensor(plain["rnn"](x))

@@ -50,7 +50,9 @@ def test_tying_made_after_constrain_is_reported_by_violation_and_project():
     solvent.constrain(model, "emb.weight")
     model.dec.weight = model.emb._parameters["weight"]  # tied later: dec would see X
     for call in (solvent.violation, solvent.project_):
-        with pytest.raises(solvent.ConstraintError, match=r"dec\.weight.*emb\.weight.*computes with X"):
+        with pytest.raises(
+            solvent.ConstraintError, match=r"dec\.weight.*emb\.weight.*computes with X"
+        ):
             call(model)
 
 

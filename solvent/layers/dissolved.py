@@ -105,7 +105,10 @@ class Dissolved:
         return settle(self, S, A, self.manifold.penalty_from_constraint(C))[0]
 
     def stash(self, S: Tensor, P: Tensor) -> None:
-        """Keep the forward's 1/2 ||C(Z)||^2 for this thread's next penalty (Note [penalty reuse])."""
+        """Keep the forward's 1/2 ||C(Z)||^2 for this thread's next penalty.
+
+        See Note [penalty reuse].
+        """
         self._stash[threading.get_ident()] = (S, S._version, torch.is_grad_enabled(), P)
 
     def penalty(self, S: Tensor) -> Tensor:

@@ -71,11 +71,12 @@ __all__ = ["MAX_SETTLE", "UNSEEN", "attach", "bound", "note_forward", "settle", 
 # like the manifold's check_point tolerance (100 n eps: 12.5 at 1024 x 1024,
 # which would let a large weight drift to ||C|| ~ 3 unguarded); the rounding
 # floor of the iterated map stays far below it (float32 Stiefel, ||C|| after
-# six maps: 7.6e-7 at 32 x 32, 8.0e-6 at 1024 x 1024). Below tau nothing changes: near M training is the pure dissolving
-# method, one map per forward. On the CPU the flag is read directly (a
-# host-side float of a CPU tensor); on CUDA reading it would synchronise, so
-# the forward uses the latest flag whose copy to the host has landed (one or
-# two steps late, never a wait) and the hook selects on the device.
+# six maps: 7.6e-7 at 32 x 32, 8.0e-6 at 1024 x 1024). Below tau nothing
+# changes: near M training is the pure dissolving method, one map per forward.
+# On the CPU the flag is read directly (a host-side float of a CPU tensor); on
+# CUDA reading it would synchronise, so the forward uses the latest flag whose
+# copy to the host has landed (one or two steps late, never a wait) and the
+# hook selects on the device.
 #
 # What the reset costs a user: X changes during backward (torch's documented
 # place for it, as optimizer-in-backward does), so a second backward through a

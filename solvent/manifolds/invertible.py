@@ -31,10 +31,11 @@ def log_rotation(Q: Tensor) -> Tensor:
     part ``W = (Q - Q^T)/2`` equals ``sin t`` times a complex structure, so
     ``K = (t / sin t) W`` there: ``K = U diag(t / sin t) U^T W``. Where
     ``sin t`` (read off W: ``|sin t| = ||W u||`` for an eigenvector u, exact to
-    rounding where ``cos t`` is not) is below ``sqrt(eps)`` and ``cos t < 0`` (a rotation by about pi,
-    W carries no usable orientation), eigh lists those directions first, in
-    pairs spanning the rotation planes; each pair (u, v) adds ``t (v u^T - u v^T)``
-    with ``t = pi - asin|b|`` and the orientation of ``b = v^T W u``.
+    rounding where ``cos t`` is not) is below ``sqrt(eps)`` and ``cos t < 0``
+    (a rotation by about pi, W carries no usable orientation), eigh lists those
+    directions first, in pairs spanning the rotation planes; each pair (u, v)
+    adds ``t (v u^T - u v^T)`` with ``t = pi - asin|b|`` and the orientation of
+    ``b = v^T W u``.
     ``exp(K)`` reproduces Q to rounding, except where two planes both turn by
     nearly pi: there the logarithm is ill-conditioned (condition number about
     ``pi / (pi - t)``) and eigh mixes the planes; with one plane 1e-7 and

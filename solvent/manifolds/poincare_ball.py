@@ -114,7 +114,10 @@ class PoincareBall(ChartManifold):
         return None if worst < 1.0 else f"poincare_ball: c |x|^2 = {worst:.17g} is not < 1"
 
     def _random(self, shape, *, dtype, device, generator) -> Tensor:
-        """The image of a Gaussian scaled by 1/sqrt(n): hyperbolic radius about 1 from the centre."""
+        """The image of a Gaussian scaled by 1/sqrt(n).
+
+        Its hyperbolic radius from the centre is about 1.
+        """
         G = torch.randn(shape, dtype=dtype, device=device, generator=generator)
         return self._dissolve(G / math.sqrt(shape[-1]))
 
