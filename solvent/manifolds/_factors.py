@@ -68,7 +68,7 @@ def psd_factor(X: Tensor, k: int, floor: bool) -> Tensor:
         True
     """
     w, Q = top_eigh(X, k)
-    low = 0.0
+    low: float | Tensor = 0.0
     if floor:
         low = rank_floor(w.abs().amax(-1, keepdim=True), X.shape[-1], w.dtype)
     w = torch.maximum(w, torch.as_tensor(low, dtype=w.dtype, device=w.device))

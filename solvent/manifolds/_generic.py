@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor
 
@@ -48,7 +50,7 @@ def _generic_point(M, X: Tensor) -> Tensor:
     rho = 1e3 * torch.finfo(x.dtype).eps * (G.diagonal().mean().detach() + 1.0)
     G = G + rho * torch.eye(G.shape[0], dtype=G.dtype, device=G.device)
     step = J.mT @ torch.linalg.solve(G, c)
-    return Layout(X).unflatten(x - step)
+    return cast(Tensor, Layout(X).unflatten(x - step))  # a Tensor point unflattens to a Tensor
 
 
 def generic_dissolve(M, X: Tensor) -> Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -138,7 +139,8 @@ class Product(Manifold):
 
     def _penalty(self, Z: Point) -> Tensor:
         """The sum of the factors' penalties."""
-        return sum(M._penalty(z) for M, z in zip(self.manifolds, Z))
+        # a Tensor, never sum's start 0: __init__ requires at least one factor
+        return cast(Tensor, sum(M._penalty(z) for M, z in zip(self.manifolds, Z)))
 
     def _violation(self, X: Point) -> Tensor:
         """The factors' violations combined per batch element: sqrt(sum of squares)."""
@@ -177,7 +179,8 @@ class Product(Manifold):
 
     def _dimension(self, shape, complex: bool) -> int | None:
         dims = [M.dimension(s, complex=complex) for M, s in zip(self.manifolds, shape)]
-        return None if any(d is None for d in dims) else sum(dims)
+        known = [d for d in dims if d is not None]
+        return None if len(known) < len(dims) else sum(known)
 
     # ------------------------------------------------------------------ conformance
     def example_shapes(self) -> list[tuple[tuple[int, ...], ...]]:

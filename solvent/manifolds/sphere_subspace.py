@@ -46,6 +46,8 @@ class SphereSubspace(Manifold):
         self.supports_real = basis is None or not basis.is_complex()
 
     def _U(self, X: Tensor) -> Tensor:
+        if self.basis is None:  # callers take the basis=None path before asking for U
+            raise RuntimeError("sphere_subspace: _U needs a basis; this one has none")
         return self.basis.to(dtype=X.dtype, device=X.device)
 
     def _in_span(self, X: Tensor) -> Tensor:
