@@ -20,6 +20,7 @@ def _check_autograd(M, shape, dtype, device, gen) -> list[CheckResult]:
         return []
     X = _free_input(M, shape, dtype, device, gen)
     out = []
+    names: tuple[str, ...]
     if M.constraint(X).numel() == 0:  # no C: the map is all there is to differentiate
         names = ("dissolve",)
     else:
@@ -82,7 +83,7 @@ def _check_batch_dtype(M, shape, dtype, device, gen) -> list[CheckResult]:
     return out
 
 
-def _refuses(fn: Callable, X, error: type) -> tuple[bool, str]:
+def _refuses(fn: Callable, X, error: type[BaseException]) -> tuple[bool, str]:
     """Whether fn(X) raises ``error`` (its message naming the manifold is checked by the caller)."""
     try:
         fn(X)

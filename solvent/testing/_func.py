@@ -89,9 +89,9 @@ def _check_func_jvp(M, shape, dtype, device, gen) -> list[CheckResult]:
         label = f"func.jvp {name}"
         try:
             with _torch_func_quietly():
-                _, tangent = torch.func.jvp(fn, (x,), (_flatten(E),))
-        except Exception as err:
-            out.append(_transform_failure(label, shape, err))
+                tangent = torch.func.jvp(fn, (x,), (_flatten(E),))[1]  # (output, tangent)
+        except Exception as exc:
+            out.append(_transform_failure(label, shape, exc))
             continue
         fn64, x64, _ = _flat_fn(getattr(M, name), _wide(X))
         ref = _central_difference(fn64, x64, _flatten(_wide(E)))
@@ -109,8 +109,8 @@ def _check_func_hessian(M, shape, dtype, device, gen) -> list[CheckResult]:
     try:
         with _torch_func_quietly():
             Hv = torch.func.hessian(lambda y: fn(y)[0])(x) @ v
-    except Exception as err:
-        return [_transform_failure("func.hessian penalty", shape, err)]
+    except Exception as exc:
+        return [_transform_failure("func.hessian penalty", shape, exc)]
     fn64, x64, _ = _flat_fn(M.penalty, _wide(X))
     grad64 = torch.func.grad(lambda y: fn64(y)[0])
     ref = _central_difference(grad64, x64, v.to(x64.dtype))
@@ -129,8 +129,8 @@ def _check_func_vmap(M, shape, dtype, device, gen) -> list[CheckResult]:
         fn, label = getattr(M, name), f"func.vmap {name}"
         try:
             batched = torch.func.vmap(fn)(X)
-        except Exception as err:
-            out.append(_transform_failure(label, shape, err))
+        except Exception as exc:
+            out.append(_transform_failure(label, shape, exc))
             continue
         looped = _stack_outputs([fn(p) for p in points])
         err = _norm(_sub_outputs(batched, looped))
