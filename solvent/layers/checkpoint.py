@@ -32,7 +32,8 @@ MARK = ":solvent"  # state_dict key suffix marking a tensor saved by a constrain
 
 def save_to_state_dict(self: nn.Module, destination, prefix, keep_vars) -> None:
     """The base class's entries, then one marker per constrained name."""
-    type(self)._solvent_base._save_to_state_dict(self, destination, prefix, keep_vars)
+    # _solvent_base: set on the class solvent.layers.constrained builds
+    getattr(type(self), "_solvent_base")._save_to_state_dict(self, destination, prefix, keep_vars)
     for name in self.__dict__[ATTR]:
         destination[prefix + name + MARK] = torch.zeros(())
 
@@ -57,7 +58,7 @@ def load_from_state_dict(
                 moved[name] = v
     before = _snapshot(self)
     n_errors = len(errors)
-    type(self)._solvent_base._load_from_state_dict(
+    getattr(type(self), "_solvent_base")._load_from_state_dict(
         self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors
     )
     if len(errors) > n_errors or (strict and _own_missing(self, prefix, missing)):

@@ -57,7 +57,7 @@ def dissolved_of(module: nn.Module) -> dict[str, Dissolved]:
     return module.__dict__.get(ATTR, {})
 
 
-def base_class(module: nn.Module) -> type:
+def base_class(module: nn.Module) -> type[nn.Module]:
     """The module's class as the user built it (the constrained class's base)."""
     return getattr(type(module), "_solvent_base", type(module))
 
@@ -91,7 +91,7 @@ def _setattr(self, name: str, value: object) -> None:
         type(self)._solvent_base.__setattr__(self, name, value)
 
 
-def _forward_of(base: type):
+def _forward_of(base: type[nn.Module]):
     inner = base.forward
 
     @functools.wraps(inner)  # inspect.signature(module.forward) stays the base's
@@ -101,11 +101,11 @@ def _forward_of(base: type):
     return forward
 
 
-def _constrained_class(base: type, names: tuple[str, ...]) -> type:
+def _constrained_class(base: type[nn.Module], names: tuple[str, ...]) -> type:
     key = (base, names)
     cls = _CLASSES.get(key)
     if cls is None:
-        ns = {n: _weight_property(n) for n in names}
+        ns: dict[str, object] = {n: _weight_property(n) for n in names}
         if recurrent.is_recurrent(base):
             ns.update(recurrent.RECURRENT_MEMBERS)
         ns.update(
@@ -129,7 +129,9 @@ def set_class(module: nn.Module) -> None:
     names = tuple(sorted(dissolved_of(module)))
     module.__class__ = _constrained_class(base, names) if names else base
     for name, d in dissolved_of(module).items():
-        attach(d, module._parameters[name])
+        X = module._parameters[name]
+        if X is not None:  # attach hooks Parameters only
+            attach(d, X)
 
 
 def install(module: nn.Module, name: str, d: Dissolved) -> None:

@@ -10,6 +10,8 @@ guard needs after backward (:mod:`solvent.layers.guard`).
 from __future__ import annotations
 
 import threading
+import weakref
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -76,7 +78,8 @@ class Dissolved:
     def _reset_transient(self) -> None:
         self._stash: dict[int, tuple] = {}  # thread id -> (Z, Z._version, grad mode, penalty)
         self._pending: tuple | str | None = "unseen"  # (Z, version, A, flag) for the guard
-        self._hooked = None  # weakref to the Parameter the guard's hook is on
+        # weakref to the Parameter the guard's hook is on
+        self._hooked: weakref.ReferenceType[Tensor] | None = None
 
     # ------------------------------------------------------------------ layouts
     def free(self, S: Tensor) -> Tensor:
@@ -169,9 +172,10 @@ class Dissolved:
             W = self.evaluate(whole)[0] if chart else whole  # the weight S stands for
             P = self.lift_weight(W, where)
             if whole is not S:
-                from torch.distributed.tensor import distribute_tensor
+                from torch.distributed.tensor import DTensor, distribute_tensor
 
-                P = distribute_tensor(P, S.device_mesh, S.placements)
+                shard = cast(DTensor, S)  # full() gathered it: a DTensor
+                P = distribute_tensor(P, shard.device_mesh, shard.placements)
             S.copy_(P)
         self.deferred = False
 

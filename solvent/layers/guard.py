@@ -145,7 +145,7 @@ def _late_flag(d: Dissolved, flag: Tensor) -> bool:
     """The latest device-side flag whose copy to the host has completed; never waits."""
     late = d.__dict__.get("_late")
     if late is not None and late[1].query():
-        d._late_seen = bool(late[0])
+        d.__dict__["_late_seen"] = bool(late[0])
         late = None
     if late is None and flag.is_cuda:
         host = torch.empty((), dtype=torch.bool, pin_memory=True)

@@ -110,6 +110,16 @@ def dissolve(d: Dissolved, X: Tensor, guard: bool = True) -> Tensor:
     return A
 
 
+def _stored(module: nn.Module, name: str) -> Tensor:
+    """X, the Parameter stored under the constrained name ``name`` (never None)."""
+    X = module._parameters[name]
+    if X is None:
+        raise ConstraintError(
+            f"{type(module).__name__}.{name} is constrained but its stored parameter is None"
+        )
+    return X
+
+
 def frame_of(module: nn.Module) -> dict[str, Tensor] | None:
     """The calling thread's innermost forward frame of ``module``, or None outside its forward."""
     stack = _here.frames.get(id(module))
@@ -123,7 +133,7 @@ def read(module: nn.Module, name: str) -> Tensor:
         A = stack[-1].get(name)
         if A is not None:
             return A
-    X = module._parameters[name]
+    X = _stored(module, name)
     d = module.__dict__[ATTR][name]
     if d.deferred or hasattr(X, "full_tensor"):
         # deferred: X is raw storage waiting for its initialisation (Note [deferred]);
@@ -140,7 +150,7 @@ def run_forward(module: nn.Module, forward, args: tuple, kwargs: dict):
     for name, d in table.items():
         if d.deferred:
             raise _deferred_error(module, name)
-        frame[name] = dissolve(d, module._parameters[name], guard)
+        frame[name] = dissolve(d, _stored(module, name), guard)
     stack = _here.frames.setdefault(id(module), [])
     stack.append(frame)
     try:

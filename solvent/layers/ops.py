@@ -11,7 +11,7 @@ from solvent.exceptions import ConstraintError
 from solvent.layers.api import Names, _targets
 from solvent.layers.constrained import dissolved_of, uninstall
 from solvent.layers.dissolved import Dissolved
-from solvent.layers.handover import ATTR
+from solvent.layers.handover import ATTR, _stored
 
 __all__ = [
     "bake",
@@ -173,12 +173,12 @@ def unconstrain(module: nn.Module, name: Names = None) -> nn.Module:
             raise ConstraintError(f"{type(owner).__name__}.{n} is not constrained by solvent")
     weights = {}  # id(X) -> the weight the module saw, computed before anything changes
     for owner, n in targets:
-        X = owner._parameters[n]
+        X = _stored(owner, n)
         if id(X) not in weights:
             d = dissolved_of(owner)[n]
             with torch.no_grad():
                 weights[id(X)] = (X, d.weight(X) if not d.deferred else X.detach())
-    plain = {}
+    plain: dict[int, nn.Parameter] = {}  # id(X) -> the new Parameter holding its weight
     for owner, n in targets:
         X, W = weights[id(owner._parameters[n])]
         uninstall(owner, n)

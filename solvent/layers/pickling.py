@@ -19,10 +19,11 @@ __all__ = ["reduce_ex"]
 
 def reduce_ex(self: nn.Module, protocol: int) -> tuple:
     """``__reduce_ex__`` of a constrained class: rebuild from the plain class and the state."""
-    return _rebuild, (type(self)._solvent_base, self.__getstate__())
+    # _solvent_base: set on the class solvent.layers.constrained builds
+    return _rebuild, (getattr(type(self), "_solvent_base"), self.__getstate__())
 
 
-def _rebuild(base: type, state: dict) -> nn.Module:
+def _rebuild(base: type[nn.Module], state: dict) -> nn.Module:
     from solvent.layers.constrained import set_class  # the class factory imports this file
 
     module = base.__new__(base)

@@ -29,6 +29,7 @@ that renames these fields fails those tests loudly, never silently.
 from __future__ import annotations
 
 import weakref
+from typing import Any, cast
 
 from torch import Tensor, nn
 
@@ -52,23 +53,26 @@ def _stored(module: nn.Module, name: str) -> Tensor | None:
     return getattr(module, name, None)
 
 
-def _get_flat(self: nn.Module) -> list:
+def _get_flat(self: nn.RNNBase) -> list:
     stored = self.__dict__[_STORED]
     frame = frame_of(self)
     if not frame:
         return stored
-    built = frame.get(_STORED)  # built once per frame, for the stored list it was built from
+    # besides A(X) by name, the frame holds the list built from it under _STORED
+    cache = cast("dict[str, Any]", frame)
+    built = cache.get(_STORED)  # built once per frame, for the stored list it was built from
     if built is None or built[0] is not stored:
         names = self._flat_weights_names
-        built = frame[_STORED] = (stored, [frame.get(n, w) for n, w in zip(names, stored, strict=True)])
+        weights = [frame.get(n, w) for n, w in zip(names, stored, strict=True)]
+        built = cache[_STORED] = (stored, weights)
     return built[1]
 
 
-def _set_flat(self: nn.Module, value: list) -> None:
+def _set_flat(self: nn.RNNBase, value: list) -> None:
     self.__dict__[_STORED] = value
 
 
-def _weights_have_changed(self: nn.Module) -> bool:
+def _weights_have_changed(self: nn.RNNBase) -> bool:
     refs, names = self._flat_weight_refs, self._flat_weights_names
     for ref, name in zip(refs, names, strict=True):
         w = _stored(self, name)
@@ -77,16 +81,20 @@ def _weights_have_changed(self: nn.Module) -> bool:
     return False
 
 
-def _init_flat_weights(self: nn.Module) -> None:
+def _init_flat_weights(self: nn.RNNBase) -> None:
     stored = [_stored(self, n) for n in self._flat_weights_names]
     self.__dict__[_STORED] = stored
-    self._flat_weight_refs = [weakref.ref(w) if w is not None else None for w in stored]
+    refs = [weakref.ref(w) if w is not None else None for w in stored]
+    # torch annotates these as references to Parameters; like torch's own, they
+    # reference whatever tensor is stored under the name
+    self._flat_weight_refs = cast("list[weakref.ReferenceType[nn.Parameter] | None]", refs)
     self.flatten_parameters()
 
 
-def _flatten_parameters(self: nn.Module) -> None:
+def _flatten_parameters(self: nn.RNNBase) -> None:
     with raw_view(self):
-        type(self)._solvent_base.flatten_parameters(self)
+        # _solvent_base: set on the class solvent.layers.constrained builds
+        getattr(type(self), "_solvent_base").flatten_parameters(self)
 
 
 # The members the constrained class of a recurrent module overrides.
