@@ -145,13 +145,14 @@ class Hyperbolic(GeneralizedStiefel):
 
     def example_shapes(self) -> list[tuple[int, ...]]:
         if isinstance(self.B, Tensor):
-            n = self._size()
+            n = self.B.shape[-1]  # self._size(), known to be an int here
             return sorted({(n, 1), (n, max(1, min(2, self._n_positive)))})
         return [(4, 2), (4, 1)]
 
     def bad_shapes(self) -> list[tuple[int, ...]]:
         if isinstance(self.B, Tensor):
-            return [(), (self._size(),), (self._size() + 1, 1)]
+            n = self.B.shape[-1]  # self._size(), known to be an int here
+            return [(), (n,), (n + 1, 1)]
         return [(), (3,), (3, 1), (4, 3)] if self.B is None else [(), (3,), (2, 4)]
 
 
