@@ -24,7 +24,7 @@ def _seen_violation(module: nn.Module, name: str) -> float:
 
 
 def _tolerance(module: nn.Module, name: str) -> float:
-    """The guard's bound: 100 sqrt(n) eps at float32 precision (3.8e-4 at 32 x 32)."""
+    """The guard's bound: 100 n eps at float32 precision for small weights (0.0122 at 32 x 32)."""
     d = solvent.layers.dissolved_of(module)[name]
     return solvent.layers.guard.bound(d, torch.float32)
 
@@ -49,7 +49,7 @@ def _train_linear(beta: float, with_penalty: bool, keep: bool, steps: int = 300)
 )
 def test_linear_trained_with_adam_ends_on_the_manifold(beta, with_penalty):
     guarded = _train_linear(beta, with_penalty, keep=True)
-    tol = _tolerance(guarded, "weight")  # 3.8e-4 for a float32 32 x 32 weight
+    tol = _tolerance(guarded, "weight")  # 0.0122 for a float32 32 x 32 weight
     assert _seen_violation(guarded, "weight") <= tol
     bare = _train_linear(beta, with_penalty, keep=False)
     assert _seen_violation(bare, "weight") > 1.0  # measured 2.95 and 4.2: the drift is real
