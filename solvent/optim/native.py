@@ -50,7 +50,7 @@ from torch import Tensor
 
 from solvent.optim.objective import Evaluation, Objective
 
-__all__ = ["NATIVE_SOLVERS", "lbfgs", "newton_cg", "trust_region"]
+__all__ = ["NATIVE_SOLVERS", "first_radius", "lbfgs", "newton_cg", "trust_region"]
 
 OnIterate = Callable[[Evaluation], None]
 
@@ -64,7 +64,7 @@ def _dot(a: Tensor, b: Tensor) -> Tensor:
     return torch.dot(a, b)
 
 
-def _first_radius(ev: Evaluation) -> float:
+def first_radius(ev: Evaluation) -> float:
     """An initial step length on the scale of the point (pymanopt's sqrt(dim) / 8 in kind)."""
     return max(1.0, float(torch.linalg.vector_norm(ev.x.detach()))) / 8
 
@@ -98,7 +98,7 @@ def lbfgs(obj: Objective, ev: Evaluation, maxiter: int, on_iterate: OnIterate,
         (True, -9.0)
     """
     mem = _Memory(memory)
-    t0 = _first_radius(ev) / max(ev.grad_norm, 1e-300)
+    t0 = first_radius(ev) / max(ev.grad_norm, 1e-300)
     for _ in range(maxiter):
         g = ev.g.detach()
         d = -mem.apply(g)
@@ -222,7 +222,7 @@ def trust_region(obj: Objective, ev: Evaluation, maxiter: int,
         >>> res.success, round(res.fun, 8)
         (True, -9.0)
     """
-    radius = _first_radius(ev)
+    radius = first_radius(ev)
     max_radius = 1e3 * radius
     for _ in range(maxiter):
         p, model, boundary = _steihaug(obj, ev, radius)
@@ -255,7 +255,7 @@ def newton_cg(obj: Objective, ev: Evaluation, maxiter: int,
         >>> res.success, round(res.fun, 8)
         (True, -9.0)
     """
-    radius = _first_radius(ev)
+    radius = first_radius(ev)
     max_radius = 1e3 * radius
     for _ in range(maxiter):
         p, _, boundary = _steihaug(obj, ev, radius)
