@@ -43,7 +43,7 @@
 # solvent.optim.minimize).
 #
 # The factor 2 because the need moves along the path (on Stiefel it is 3/4 of
-# the largest eigenvalue of -sym(X^T grad f), which moves with X). It is kept
+# the largest eigenvalue of sym(X^T grad f), which moves with X). It is kept
 # small on purpose: beta also sets the curvature of h across M, and a beta far
 # above the curvature of f along M makes h ill-conditioned. Where f o A is
 # convex across M the need is negative and beta is the small floor. A map that

@@ -365,8 +365,6 @@ class _Run:
             trial = self.obj.evaluate(check.x.detach() + t * v, graph=self.spec.second_order)
             if trial.value < check.value:
                 self.nit += 1
-                why = f"left a saddle point along curvature {low:.3g}"
-                self.betas.append((self.nit, self.obj.h.beta, why))
                 return trial
             t *= 0.5
         out.saddle = low
