@@ -254,10 +254,13 @@ EXAMPLES = {
 
 # ---------------------------------------------------------------- the runs
 def solvent_run(ex: Example, method: str) -> Callable[[], tuple[float, bool]]:
+    import solvent
     import solvent.optim
 
+    M = solvent.manifold(ex.manifold)  # built once, as pymanopt's manifold is
+
     def run() -> tuple[float, bool]:
-        res = solvent.optim.minimize(ex.f, ex.x0, ex.manifold, method=method)
+        res = solvent.optim.minimize(ex.f, ex.x0, M, method=method)
         return res.fun, res.success
 
     return run

@@ -215,6 +215,7 @@ class _Run:
         self.native = spec.engine == "torch"
         self.obj = Objective(DissolvedFunction(f, M, 1.0), layout, max_violation=max_violation,
                              reject_outside=self.native)
+        self.obj.retract_trials = not self.chart  # Note [dissolved steps] in optim/native.py
         # Note [divergence guard]: beta is raised in flight when an iterate passes this.
         self.raise_at = 0.5 * max_violation if restarts > 0 else math.inf
         self.nit = self.restarts = self.escapes = self.nrej_seen = self.pressed = 0

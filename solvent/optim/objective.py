@@ -66,6 +66,7 @@ class Objective:
         self.h, self.layout = h, layout
         self.max_violation, self.reject_outside = max_violation, reject_outside
         self.nfev = self.njev = self.nhev = self.nrej = 0
+        self.retract_trials = False
 
     def evaluate(self, x: Tensor, graph: bool = False,
                  choose_beta: Callable[[Tensor], float] | None = None) -> Evaluation:
@@ -128,6 +129,13 @@ class Objective:
             return gf
         (gp,) = torch.autograd.grad(pen, xt, create_graph=graph)
         return gf + self.h.beta * gp
+
+    def retract(self, x: Tensor) -> Tensor:
+        """A(x) as the flat trial point, when ``retract_trials`` (Note [dissolved steps])."""
+        if not self.retract_trials:
+            return x
+        with torch.no_grad():
+            return flatten(self.h.pair(self.layout.unflatten(x))[0])
 
     def hvp(self, ev: Evaluation, v: Tensor) -> Tensor:
         """The exact product Hess h(x) v, one backward through the stored gradient graph."""
