@@ -17,17 +17,22 @@
 # that pile up at the region's edge; measured on ten 3 x 3 rotations with the
 # old sampled beta: violation > 0.5 from iteration 3, then 998 iterations with
 # the objective frozen, 19,396 of 20,520 evaluations spent on rejected points.
-# So beta is raised *in flight*: the first accepted iterate whose violation
-# passes max_violation / 2 after its step had trial points rejected beyond
-# max_violation (the iterates press against the region's edge: a beta that
-# merely lets a long tangent step pass 0.5, as the exact estimate does there at
-# iteration 5, pulls back without a rejection) ends the solve, and (with beta="auto", at most
-# ``max_restarts`` times, default 3) the next one starts from the projection of
-# that iterate with beta * beta_growth. A solve that stops on its own at such a
-# violation counts as diverged too. (For SciPy a trial point where h overflows
-# is reported as +inf, which its line searches and trust regions reject.) With
-# an explicit beta the default is no restart. The result lists every beta with
-# the iteration it took effect and why; counts and ``maxiter`` cover all solves.
+# So beta is raised *in flight*: once two accepted iterates in a row lie past
+# max_violation / 2 with trial points rejected beyond max_violation on their
+# way (the iterates press against the region's edge; one long step that
+# passes 0.5 and pulls back is no sign), or an iterate passes max_violation
+# (SciPy), the solve ends and (with beta="auto", at most ``max_restarts``
+# times, default 3) the next one starts from the projection of that iterate,
+# beta raised by ``beta_growth`` and at least to the estimate there. Since the
+# torch-native methods take dissolved steps (Note [dissolved steps] in
+# solvent.optim.native) their iterates stay near M and the raise is rare for
+# them; SciPy's methods, whose trial points are x + p, are the ones that run
+# off M with a small beta. A solve that stops on its own at a violation above
+# max_violation / 2 counts as diverged too. (For SciPy a trial point where h
+# overflows is reported as +inf, which its line searches and trust regions
+# reject.) With an explicit beta the default is no raise. The result lists
+# every beta with the iteration it took effect and why; counts and ``maxiter``
+# cover all solves.
 # A run whose last solve diverged returns success=False, saying so.
 
 # Note [stopping test]
@@ -368,7 +373,8 @@ class _Run:
             v = -v
         t = first_radius(check)
         for _ in range(30):
-            trial = self.obj.evaluate(check.x.detach() + t * v, graph=self.spec.second_order)
+            trial = self.obj.evaluate(self.obj.retract(check.x.detach() + t * v),
+                                      graph=self.spec.second_order)
             if trial.value < check.value:
                 self.nit += 1
                 return trial

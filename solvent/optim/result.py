@@ -76,7 +76,9 @@ class OptimizeResult:
         fun: f(x) at that feasible point.
         grad_norm: the Riemannian gradient norm at x, see Note [riemannian gradient].
         violation: ||C|| of the solver's last iterate, before projection.
-        success: the solve converged, never after a divergence (Note [divergence guard]).
+        success: the Riemannian gradient norm at x is <= gtol (first order) and the saddle
+            check found no negative curvature there (Note [saddle check]); never after a
+            divergence (Note [divergence guard]) or a stop by the callback.
         message: why it stopped, in words.
         nit: iterations, over all restarts.
         nfev, njev, nhev: objective, gradient and Hessian-vector evaluations.
