@@ -67,6 +67,8 @@ class Objective:
         self.max_violation, self.reject_outside = max_violation, reject_outside
         self.nfev = self.njev = self.nhev = self.nrej = 0
         self.retract_trials = False
+        M = h.manifold
+        self._dissolve = getattr(M, "_dissolve", M.dissolve)  # A alone: no C for a retraction
 
     def evaluate(self, x: Tensor, graph: bool = False,
                  choose_beta: Callable[[Tensor], float] | None = None) -> Evaluation:
@@ -135,7 +137,7 @@ class Objective:
         if not self.retract_trials:
             return x
         with torch.no_grad():
-            return flatten(self.h.pair(self.layout.unflatten(x))[0])
+            return flatten(self._dissolve(self.layout.unflatten(x)))
 
     def hvp(self, ev: Evaluation, v: Tensor) -> Tensor:
         """The exact product Hess h(x) v, one backward through the stored gradient graph."""
