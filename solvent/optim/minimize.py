@@ -310,6 +310,7 @@ class _Run:
         from solvent.optim.scipy_solve import solve_scipy  # SciPy loads only when used
 
         opts = self.spec.options(self.gtol, self.left(), self.layout.size, self.options)
+        self.obj.reject_outside = False  # SciPy sees h everywhere (Note [divergence guard])
         _, ev, message = solve_scipy(self.obj, ev, self.spec.name, self.spec.second_order,
                                      opts, self.accept)
         self.obj.guard(ev)
