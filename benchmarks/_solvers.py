@@ -105,7 +105,7 @@ def nearest_correlation(n: int, k: int, seed: int = 0) -> Problem:
 
 
 def problems(device: str = "cpu") -> dict[str, Callable[[], Problem]]:
-    """Issue 13's four problems and the two large PCA sizes, by short name."""
+    """The four small problems and the two large PCA sizes, by short name."""
     return {
         "brockett": lambda: brockett(50, 5),
         "pca200": lambda: pca(200, 5),

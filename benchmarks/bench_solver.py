@@ -1,6 +1,6 @@
 """Question 4: time to solve, solvent's methods against pymanopt, CDOpt + SciPy and geoopt.
 
-The problems (``_solvers.py``): issue 13's four, Brockett tr(XᵀAXN) on St(50, 5),
+The problems (``_solvers.py``): four small ones, Brockett tr(XᵀAXN) on St(50, 5),
 PCA on St(200, 5) and St(1000, 10), a rank-4 nearest correlation matrix on the
 oblique manifold (40, 4), and PCA on St(1000, 20) and St(5000, 20). Every
 contender starts from the same feasible X0 and stops at relative Riemannian
@@ -10,7 +10,7 @@ repetitions (order reversed every other repetition); the table shows medians.
 pymanopt runs with its own PyTorch autodiff backend, as its documentation
 uses it; CDOpt with SciPy's ``--cdopt-method``.
 
-Targets (issue 13): solvent's best <= pymanopt's best on the first four
+Targets: solvent's best <= pymanopt's best on the first four
 problems; >= 2x faster at St(1000, 20) and St(5000, 20). With ``--device cuda``
 solvent's torch-native methods also run on the GPU (the peers stay on the CPU:
 pymanopt converts to NumPy inside its optimizers).
