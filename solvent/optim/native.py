@@ -134,7 +134,7 @@ def lbfgs(obj: Objective, ev: Evaluation, maxiter: int, on_iterate: OnIterate,
                 return ev, "the line search found no decrease along steepest descent"
             mem.clear()  # a bad quasi-Newton model: forget it and retry
             continue
-        mem.add(t * d, new.g.detach() - g)
+        mem.add(new.x.detach() - ev.x.detach(), new.g.detach() - g)  # the step taken: A(x + t d) - x
         t0 = t
         ev = new
         on_iterate(ev)
