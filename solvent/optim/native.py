@@ -48,11 +48,14 @@ stops on its own.
 # feasible x the slope of t -> h(A(x + t d)) at 0 is g.d (DA(x) projects onto
 # T_X M and grad h(x) = DA(x)^T grad f lies in its range), so the sufficient
 # decrease and trust-region ratio tests keep their meaning; iterates stay within
-# rounding of M and beta only has to make h convex across M there. Measured
-# (L-BFGS iterations, x + p -> A(x + p), same start): rotations 185 -> 81,
-# complex circle (50) 192 -> 57, rank-3 correlation (10 x 3) 64 -> 27, PCA
-# St(1000, 10) 45 -> 33, Brockett St(50, 5) 336 -> 263; packing 24 points on
-# the sphere went the other way, 132 -> 176. A chart manifold's A maps
+# rounding of M and beta only has to make h convex across M there. L-BFGS's
+# secant pair takes the step actually made, A(x + t d) - x. Measured (L-BFGS
+# iterations, x + p -> A(x + p), same start, problems of
+# benchmarks/bench_pymanopt_examples.py and bench_solver.py): rotations 185 ->
+# 81, complex circle (50) 192 -> 55, rank-3 correlation (10 x 3) 64 -> 24, low
+# rank (5 x 4) 79 -> 45, Brockett St(50, 5) 336 -> 238, PCA St(200, 5) 38 -> 26,
+# PCA St(1000, 10) 45 -> 34; packing 24 points on the sphere went the other
+# way, 132 -> 147. A chart manifold's A maps
 # coordinates to points and is no retraction: its trial points are x + p.
 #
 # Ratio and decrease tests are regularised by 1e3 eps max(1, |h|) (pymanopt's
