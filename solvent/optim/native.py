@@ -49,7 +49,10 @@ stops on its own.
 # T_X M and grad h(x) = DA(x)^T grad f lies in its range), so the sufficient
 # decrease and trust-region ratio tests keep their meaning; iterates stay within
 # rounding of M and beta only has to make h convex across M there. L-BFGS's
-# secant pair takes the step actually made, A(x + t d) - x. Measured (L-BFGS
+# secant pair takes the step actually made, A(x + t d) - x, unless A folded a
+# trial far off M back (the sphere map sends y and y / ||y||^2 to one point):
+# then t d (measured: the dictionary example, seed 1, ran to maxiter with the
+# folded steps in its memory). Measured (L-BFGS
 # iterations, x + p -> A(x + p), same start, problems of
 # benchmarks/bench_pymanopt_examples.py and bench_solver.py): rotations 185 ->
 # 81, complex circle (50) 192 -> 55, rank-3 correlation (10 x 3) 64 -> 24, low
@@ -137,11 +140,19 @@ def lbfgs(obj: Objective, ev: Evaluation, maxiter: int, on_iterate: OnIterate,
                 return ev, "the line search found no decrease along steepest descent"
             mem.clear()  # a bad quasi-Newton model: forget it and retry
             continue
-        mem.add(new.x.detach() - ev.x.detach(), new.g.detach() - g)  # the step taken: A(x + t d) - x
+        mem.add(_secant_step(new.x.detach() - ev.x.detach(), t * d), new.g.detach() - g)
         t0 = t
         ev = new
         on_iterate(ev)
     return ev, f"maxiter = {maxiter} reached"
+
+
+def _secant_step(taken: Tensor, planned: Tensor) -> Tensor:
+    """The step of the secant pair: the one taken, A(x + t d) - x, unless A folded it (a
+    trial far off M that A maps back, changing the step by more than half), then t d."""
+    diff, size = torch.stack([torch.linalg.vector_norm(taken - planned),
+                              torch.linalg.vector_norm(planned)]).tolist()
+    return taken if diff <= 0.5 * size else planned
 
 
 class _Memory:
