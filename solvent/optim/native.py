@@ -55,9 +55,9 @@ stops on its own.
 # folded steps in its memory). Measured (L-BFGS
 # iterations, x + p -> A(x + p), same start, problems of
 # benchmarks/bench_pymanopt_examples.py and bench_solver.py): rotations 185 ->
-# 81, complex circle (50) 192 -> 55, rank-3 correlation (10 x 3) 64 -> 24, low
-# rank (5 x 4) 79 -> 45, Brockett St(50, 5) 336 -> 238, PCA St(200, 5) 38 -> 26,
-# PCA St(1000, 10) 45 -> 34; packing 24 points on the sphere went the other
+# 75, complex circle (50) 192 -> 67, rank-3 correlation (10 x 3) 64 -> 26, low
+# rank (5 x 4) 79 -> 48, Brockett St(50, 5) 336 -> 241, PCA St(200, 5) 38 -> 25,
+# PCA St(1000, 10) 45 -> 29; packing 24 points on the sphere went the other
 # way, 132 -> 147. A chart manifold's A maps
 # coordinates to points and is no retraction: its trial points are x + p.
 #
