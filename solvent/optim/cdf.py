@@ -57,12 +57,12 @@ class DissolvedFunction:
         self.f, self.manifold, self.beta = f, manifold, float(beta)
         # Checks at the boundary, maths in the loop: minimize() validated the start once,
         # so an evaluation calls the unvalidated hook when the manifold has one.
-        self._pair = getattr(manifold, "_dissolve_with_constraint",
-                             manifold.dissolve_with_constraint)
+        self.pair = getattr(manifold, "_dissolve_with_constraint",
+                            manifold.dissolve_with_constraint)
 
     def parts(self, X: Point) -> tuple[Tensor, Tensor, Tensor]:
         """``(h(X), f(A(X)), penalty(X))``, sharing the work of A and C."""
-        A, C = self._pair(X)
+        A, C = self.pair(X)
         fA = scalar_value(self.f(A))
         pen = self.manifold.penalty_from_constraint(C)
         return fA + self.beta * pen, fA, pen

@@ -76,14 +76,19 @@ class OptimizeResult:
         fun: f(x) at that feasible point.
         grad_norm: the Riemannian gradient norm at x, see Note [riemannian gradient].
         violation: ||C|| of the solver's last iterate, before projection.
-        success: the solve converged, never after a divergence (Note [divergence guard]).
+        success: the Riemannian gradient norm at x is <= gtol (first order) and the saddle
+            check found no negative curvature there (Note [saddle check]); never after a
+            divergence (Note [divergence guard]) or a stop by the callback.
         message: why it stopped, in words.
         nit: iterations, over all restarts.
         nfev, njev, nhev: objective, gradient and Hessian-vector evaluations.
         beta: the penalty weight of the final solve.
-        restarts: how many times the divergence guard restarted with a larger beta.
+        restarts: how many times the divergence guard raised beta and solved on.
         method: the method used (a torch-native one, or SciPy's).
         history: per-iteration records.
+        betas: every beta in force, as ``(iteration it took effect, beta, why)``.
+        nrej: trial points rejected for their violation before f was called (they cost
+            the manifold's A and C only, and are not in nfev).
     """
 
     x: Point
@@ -100,6 +105,8 @@ class OptimizeResult:
     restarts: int
     method: str
     history: History
+    betas: list[tuple[int, float, str]] = dataclasses.field(default_factory=list)
+    nrej: int = 0
 
     def __repr__(self) -> str:
         shape = tuple(self.x.shape) if isinstance(self.x, Tensor) else "tuple"

@@ -64,21 +64,25 @@ def to_numpy(x: Tensor) -> np.ndarray:
     return x.numpy()
 
 
-def solve_scipy(obj: Objective, x0: Tensor, method: str, second_order: bool, options: dict,
-                on_iterate: Callable[[Evaluation], None]) -> tuple[Tensor, Evaluation, str]:
-    """Run ``scipy.optimize.minimize`` on obj from x0; ``on_iterate`` sees each accepted iterate.
+def solve_scipy(obj: Objective, start: Evaluation, method: str, second_order: bool,
+                options: dict, on_iterate: Callable[[Evaluation], None]
+                ) -> tuple[Tensor, Evaluation, str]:
+    """Run ``scipy.optimize.minimize`` on obj from the evaluated start; ``on_iterate`` sees each
+    accepted iterate.
 
     Returns the final point, its evaluation and SciPy's message. Exceptions raised by
     ``on_iterate`` (convergence, divergence, a user stop) propagate through SciPy.
     """
     npobj = NumpyObjective(obj, second_order)
+    x0 = to_numpy(start.x).copy()
+    npobj.last = (x0.copy(), start)  # SciPy's first call is answered from it
     hessp = npobj.hessp if second_order else None
 
     def callback(xk: np.ndarray) -> None:
         on_iterate(npobj.evaluate(xk))
 
     with scipy_blas_single_threaded():  # Note [threads] in optim/threads.py
-        res = scipy.optimize.minimize(npobj.fun, to_numpy(x0).copy(), jac=True, hessp=hessp,
+        res = scipy.optimize.minimize(npobj.fun, x0, jac=True, hessp=hessp,
                                       method=method, callback=callback, options=options)
     final = npobj.evaluate(res.x)
     return final.x.detach(), final, str(res.message)
