@@ -23,7 +23,8 @@ CASES = [
                          ids=[f"{c[0]}-{'-'.join(c[1][-2:])}" for c in CASES])
 def test_example_runs_and_meets_its_tolerance(script, args, expect):
     env = {**os.environ, "PYTHONWARNINGS": "error"}
-    proc = subprocess.run([sys.executable, str(EXAMPLES / script), "--seed", "1", "--threads", "1",
-                           *args], capture_output=True, text=True, timeout=120, env=env, check=False)
+    command = [sys.executable, str(EXAMPLES / script), "--seed", "1", "--threads", "1", *args]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env,
+                          check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert expect in proc.stdout and "success=True" in proc.stdout

@@ -21,7 +21,7 @@ NATIVE = ["L-BFGS", "trust-region", "Newton-CG"]
 
 
 def _pca(n: int, p: int, seed: int = 0):
-    """-tr(X^T H X) with H a sample covariance of a planted p-dimensional signal (as the example)."""
+    """-tr(X^T H X), H a sample covariance of a planted p-dimensional signal (as the example)."""
     gen = torch.Generator().manual_seed(seed)
     basis, _ = torch.linalg.qr(torch.randn(n, p, dtype=F64, generator=gen))
     Z = torch.randn(4 * n, p, dtype=F64, generator=gen) * torch.linspace(3.0, 2.0, p, dtype=F64)

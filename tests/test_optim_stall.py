@@ -123,7 +123,10 @@ def test_the_beta_estimate_costs_no_call_of_f():
 @pytest.mark.parametrize("method", ["L-BFGS", "L-BFGS-B", "CG"])
 def test_a_start_at_a_saddle_is_not_success_there(method):
     H = torch.diag(torch.tensor([3.0, 2.0, 1.0], dtype=F64))
-    f = lambda x: -(x @ H @ x)
+
+    def f(x):
+        return -(x @ H @ x)
+
     x0 = torch.tensor([0.0, 1.0, 0.0], dtype=F64)  # a saddle: the middle eigenvector
     first = so.minimize(f, x0, "sphere", method=method, curvature_check=0)
     assert first.success and first.fun == pytest.approx(-2.0)  # first order only, as documented

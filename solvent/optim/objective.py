@@ -2,11 +2,12 @@
 
 One evaluation per point: the value and gradient come from one forward and
 one backward pass (a point the torch-native solvers reject costs the manifold's
-A(X) and C(X) only: Note [divergence guard] in ``solvent.optim.minimize``); for the second-order methods that backward keeps its graph
-(``create_graph=True``) so every Hessian-vector product at the same point is a
-single extra backward through it (double backward, exact, no finite
-differences). The numbers a solver reads (h, f(A(X)), the violation and
-||grad h||) come back to the host together, one transfer per evaluation. The
+A(X) and C(X) only: Note [divergence guard] in ``solvent.optim.minimize``); for
+the second-order methods that backward keeps its graph (``create_graph=True``)
+so every Hessian-vector product at the same point is a single extra backward
+through it (double backward, exact, no finite differences). The numbers a
+solver reads (h, f(A(X)), the violation and ||grad h||) come back to the host
+together, one transfer per evaluation. The
 divergence guard (Note [divergence guard] in ``solvent.optim.minimize``) reads
 the penalty this pass already computed, so it costs nothing.
 """
