@@ -112,7 +112,7 @@ def _mixture(pymanopt, f, seed: int):
 
 
 def _ours(fit):
-    """(point, value) of an example's result (a ChartResult, or the mixture's Fit)."""
+    """(point, value) of an example's result (an OptimizeResult, or the mixture's Fit)."""
     return (fit.S, fit.fun) if hasattr(fit, "S") else (fit.x, fit.fun)
 
 
