@@ -193,3 +193,17 @@ def test_a_chart_manifold_callback_sees_points():
                 callback=lambda it: seen.append(it.x))
     assert seen and all(bool((x > 0).all()) for x in seen)
     assert math.isclose(float(seen[-1][0]), 2.0, abs_tol=1e-5)
+
+
+def test_a_product_mixing_chart_and_equality_factors_is_refused_at_set_up():
+    P = solvent.manifold("product", manifolds=("positive", "sphere"))
+    x0 = (torch.ones(2, 2, dtype=F64), torch.tensor([1.0, 0.0], dtype=F64))
+    calls = []
+
+    def f(X):
+        calls.append(1)
+        return X[0].sum() + X[1].sum()
+
+    with pytest.raises(ValueError, match="mixes chart factors"):
+        so.minimize(f, x0, P)
+    assert not calls  # refused before any evaluation

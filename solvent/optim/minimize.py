@@ -154,6 +154,7 @@ def minimize(
     if not callable(f):
         raise ObjectiveError(f"the objective must be callable, got {type(f).__name__}")
     M = _manifold(manifold)
+    _check_one_kind(M)
     dtype = _working_dtype(x0, dtype)
     gtol = DEFAULT_GTOL.get(dtype, 1e-6) if gtol is None else float(gtol)
     gen = torch.Generator(device=device or "cpu").manual_seed(seed) if seed is not None else None
@@ -203,6 +204,27 @@ class _Converged(Exception):
     def __init__(self, check: Evaluation) -> None:
         super().__init__()
         self.check = check
+
+
+def _check_one_kind(M: Manifold) -> None:
+    """Refuse a product that mixes chart and equality factors, at set-up.
+
+    A solve keeps one free variable for the whole point and reads the point
+    from it as its kind says (Note [two kinds of manifold]): lift/dissolve for a
+    chart, project for an equality; a product mixing both has no single reading.
+    """
+    factors = getattr(M, "manifolds", None)
+    if factors is None:
+        return
+    kinds = {F.kind for F in factors}
+    if len(kinds) > 1:
+        charts = ", ".join(F.name for F in factors if F.kind == "chart")
+        raise ValueError(
+            f"minimize takes a product whose factors are all of one kind; {M!r} mixes chart "
+            f"factors ({charts}) with equality ones. Reparametrise so that every factor is "
+            "a chart (e.g. `positive` in place of a log-parametrised `euclidean`), or every "
+            "factor an equality manifold."
+        )
 
 
 class _Run:
