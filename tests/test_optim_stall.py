@@ -11,8 +11,8 @@ import torch
 import solvent
 import solvent.optim as so
 from solvent.exceptions import ObjectiveError
-from solvent.manifolds.base import ChartManifold
 from solvent.optim.beta import estimate_beta
+from tests.manifolds_for_tests import ExpPositive
 
 F64 = torch.float64
 NATIVE = ["L-BFGS", "trust-region", "Newton-CG"]
@@ -153,35 +153,12 @@ def test_an_objective_that_detaches_x_is_an_objective_error_at_once(beta):
 
 
 # ---------------------------------------------------------------- chart manifolds
-class PositiveExp(ChartManifold):
-    """Positive vectors as X = exp(Z): a chart from all of R^n."""
-
-    name = "positive_exp_test"
-    ndim = 1
-    supports_complex = False
-
-    def _dissolve(self, Z):
-        return torch.exp(Z)
-
-    def _lift(self, X):
-        return torch.log(X)
-
-    def _violation(self, X):
-        return torch.linalg.vector_norm(torch.clamp(X, max=0.0), dim=-1)
-
-    def _project(self, X, *, atol=None, max_iter=100):
-        return X.clamp_min(1e-12)
-
-    def _random(self, shape, *, dtype, device, generator):
-        return torch.rand(shape, dtype=dtype, device=device, generator=generator) + 0.5
-
-
 @pytest.mark.parametrize("method", ["L-BFGS", "trust-region", "L-BFGS-B"])
 def test_a_chart_manifold_solves_in_its_free_coordinates(method):
     T = torch.tensor([0.5, 2.0, 3.0], dtype=F64)
     f = Counted(lambda x: ((x - T) ** 2).sum() + (x * x.log()).sum() * 0.0)
     x0 = torch.ones(3, dtype=F64)
-    res = so.minimize(f, x0, PositiveExp(), method=method)
+    res = so.minimize(f, x0, ExpPositive(), method=method)
     assert res.success and res.beta == 0.0 and res.restarts == 0
     assert torch.allclose(res.x, T, atol=1e-6) and bool((res.x > 0).all())
     assert res.nfev == f.calls and res.violation == 0.0
@@ -189,7 +166,7 @@ def test_a_chart_manifold_solves_in_its_free_coordinates(method):
 
 def test_a_chart_manifold_callback_sees_points():
     seen = []
-    so.minimize(lambda x: ((x - 2.0) ** 2).sum(), torch.ones(2, dtype=F64), PositiveExp(),
+    so.minimize(lambda x: ((x - 2.0) ** 2).sum(), torch.ones(2, dtype=F64), ExpPositive(),
                 callback=lambda it: seen.append(it.x))
     assert seen and all(bool((x > 0).all()) for x in seen)
     assert math.isclose(float(seen[-1][0]), 2.0, abs_tol=1e-5)

@@ -4,7 +4,9 @@
 * :func:`top_eigh` - the k largest eigenpairs of the Hermitian part of a matrix;
 * :func:`psd_factor` - Y (n x k) with Y Y^H the nearest PSD matrix of rank <= k;
 * :func:`rank_floor` - the smallest singular value or eigenvalue a projection keeps,
-  so that a projected point has rank exactly k.
+  so that a projected point has rank exactly k;
+* :class:`SquareFactorChart` - the shapes of a chart X = F(Y) F(Y)^H from an n x k
+  factor Y onto n x n matrices (psd_fixed_rank, elliptope).
 """
 
 from __future__ import annotations
@@ -12,10 +14,51 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from solvent.exceptions import ManifoldParameterError
+from solvent.exceptions import ManifoldParameterError, ManifoldShapeError
 from solvent.manifolds._linalg import hermitian_part
+from solvent.manifolds.base import ChartManifold
 
-__all__ = ["check_rank", "psd_factor", "rank_floor", "top_eigh"]
+__all__ = ["SquareFactorChart", "check_rank", "psd_factor", "rank_floor", "top_eigh"]
+
+
+class SquareFactorChart(ChartManifold):
+    """n x n points reached from an n x k factor Y: rank, point and free-variable shapes.
+
+    Subclasses implement the maths (``_dissolve``, ``_lift``, ``_project``,
+    ``_violation``); ``square_hint`` completes the error for a non-square shape.
+    """
+
+    ndim = 2
+    square_hint = "the point is square"
+
+    def __init__(self, rank: int = 2) -> None:
+        self.rank = check_rank(self.name, rank)
+
+    def check_shape(self, shape) -> None:
+        super().check_shape(shape)
+        n, m = shape[-2:]
+        if n != m or n < self.rank:
+            raise ManifoldShapeError(
+                self.name,
+                shape,
+                f"square n x n points with n >= rank = {self.rank}",
+                f"{self.square_hint}; lower the rank or use a larger matrix",
+            )
+
+    def _free_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(..., n, n) -> (..., n, k)``."""
+        return (*shape[:-1], self.rank)
+
+    def _point_shape(self, free_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(..., n, k) -> (..., n, n)``; a factor with another number of columns has no point."""
+        if len(free_shape) < 2 or free_shape[-1] != self.rank:
+            raise ManifoldShapeError(
+                self.name,
+                free_shape,
+                f"a factor Y of shape (..., n, {self.rank}) as the free variable",
+                "build it with free_shape(point shape) or lift(point)",
+            )
+        return (*free_shape[:-1], free_shape[-2])
 
 
 def check_rank(name: str, rank: object) -> int:

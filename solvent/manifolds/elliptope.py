@@ -5,16 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from solvent.exceptions import ManifoldShapeError
-from solvent.manifolds._factors import check_rank, psd_factor
-from solvent.manifolds.base import ChartManifold
+from solvent.manifolds._factors import SquareFactorChart, psd_factor
 from solvent.manifolds.psd_fixed_rank import psd_violation
 from solvent.manifolds.sphere import normalize
 
 __all__ = ["Elliptope"]
 
 
-class Elliptope(ChartManifold):
+class Elliptope(SquareFactorChart):
     """n x n correlation matrices of rank <= k, through ``X = Y Y^H`` with unit-norm rows of Y.
 
     * point: ``X`` (..., n, n), ``X = X^H``, PSD, ``diag X = 1``, rank <= k;
@@ -47,36 +45,7 @@ class Elliptope(ChartManifold):
     """
 
     name = "elliptope"
-    ndim = 2
-
-    def __init__(self, rank: int = 2) -> None:
-        self.rank = check_rank(self.name, rank)
-
-    def check_shape(self, shape) -> None:
-        super().check_shape(shape)
-        n, m = shape[-2:]
-        if n != m or n < self.rank:
-            raise ManifoldShapeError(
-                self.name,
-                shape,
-                f"square n x n points with n >= rank = {self.rank}",
-                "a correlation matrix is square; lower the rank or use a larger matrix",
-            )
-
-    def _free_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        """``(..., n, n) -> (..., n, k)``."""
-        return (*shape[:-1], self.rank)
-
-    def _point_shape(self, free_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """``(..., n, k) -> (..., n, n)``; a factor with another number of columns has no point."""
-        if len(free_shape) < 2 or free_shape[-1] != self.rank:
-            raise ManifoldShapeError(
-                self.name,
-                free_shape,
-                f"a factor Y of shape (..., n, {self.rank}) as the free variable",
-                "build it with free_shape(point shape) or lift(point)",
-            )
-        return (*free_shape[:-1], free_shape[-2])
+    square_hint = "a correlation matrix is square"
 
     def _dissolve(self, Y: Tensor) -> Tensor:
         """A(Y) = N(Y) N(Y)^H, N normalising each row."""

@@ -5,10 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from solvent.exceptions import ManifoldShapeError
-from solvent.manifolds._factors import check_rank, psd_factor, rank_floor, top_eigh
+from solvent.manifolds._factors import SquareFactorChart, psd_factor, rank_floor, top_eigh
 from solvent.manifolds._linalg import hermitian_part
-from solvent.manifolds.base import ChartManifold
 
 __all__ = ["PSDFixedRank", "psd_violation"]
 
@@ -32,7 +30,7 @@ def psd_violation(X: Tensor, k: int) -> Tensor:
     return (skew + dropped + negative).sqrt()
 
 
-class PSDFixedRank(ChartManifold):
+class PSDFixedRank(SquareFactorChart):
     """n x n symmetric (Hermitian) PSD matrices of rank exactly k, through ``X = Y Y^H``.
 
     * point: ``X`` (..., n, n), ``X = X^H``, PSD, rank k;
@@ -63,36 +61,7 @@ class PSDFixedRank(ChartManifold):
     """
 
     name = "psd_fixed_rank"
-    ndim = 2
-
-    def __init__(self, rank: int = 2) -> None:
-        self.rank = check_rank(self.name, rank)
-
-    def check_shape(self, shape) -> None:
-        super().check_shape(shape)
-        n, m = shape[-2:]
-        if n != m or n < self.rank:
-            raise ManifoldShapeError(
-                self.name,
-                shape,
-                f"square n x n points with n >= rank = {self.rank}",
-                "a PSD matrix is square; lower the rank or use a larger matrix",
-            )
-
-    def _free_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        """``(..., n, n) -> (..., n, k)``."""
-        return (*shape[:-1], self.rank)
-
-    def _point_shape(self, free_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """``(..., n, k) -> (..., n, n)``; a factor with another number of columns has no point."""
-        if len(free_shape) < 2 or free_shape[-1] != self.rank:
-            raise ManifoldShapeError(
-                self.name,
-                free_shape,
-                f"a factor Y of shape (..., n, {self.rank}) as the free variable",
-                "build it with free_shape(point shape) or lift(point)",
-            )
-        return (*free_shape[:-1], free_shape[-2])
+    square_hint = "a PSD matrix is square"
 
     def _dissolve(self, Y: Tensor) -> Tensor:
         """A(Y) = Y Y^H."""
