@@ -60,6 +60,19 @@ class SquareFactorChart(ChartManifold):
             )
         return (*free_shape[:-1], free_shape[-2])
 
+    def example_shapes(self) -> list[tuple[int, ...]]:
+        return [(self.rank + 1, self.rank + 1), (self.rank + 3, self.rank + 3)]
+
+    def bad_shapes(self) -> list[tuple[int, ...]]:
+        too_small = [(self.rank - 1, self.rank - 1)] if self.rank > 1 else []
+        return [(), (3,), (3, 4), *too_small]
+
+    def bad_free_shapes(self) -> list[tuple[int, ...]]:
+        return [(), (3,), (4, self.rank + 1), (self.rank - 1, self.rank)]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rank={self.rank})"
+
 
 def check_rank(name: str, rank: object) -> int:
     """``rank`` as a positive int, or a ManifoldParameterError naming the manifold.

@@ -76,16 +76,3 @@ class Elliptope(SquareFactorChart):
         """The real dimension at rank k: n(k - 1) - k(k - 1)/2 (n(2k - 1) - k^2 complex)."""
         n, k = shape[-1], self.rank
         return n * (2 * k - 1) - k * k if complex else n * (k - 1) - k * (k - 1) // 2
-
-    def example_shapes(self) -> list[tuple[int, ...]]:
-        return [(self.rank + 1, self.rank + 1), (self.rank + 3, self.rank + 3)]
-
-    def bad_shapes(self) -> list[tuple[int, ...]]:
-        too_small = [(self.rank - 1, self.rank - 1)] if self.rank > 1 else []
-        return [(), (3,), (3, 4), *too_small]
-
-    def bad_free_shapes(self) -> list[tuple[int, ...]]:
-        return [(), (3,), (4, self.rank + 1), (self.rank - 1, self.rank)]
-
-    def __repr__(self) -> str:
-        return f"Elliptope(rank={self.rank})"

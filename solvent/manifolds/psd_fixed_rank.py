@@ -101,16 +101,3 @@ class PSDFixedRank(SquareFactorChart):
         """The real dimension of the set of n x n points: nk - k(k-1)/2 (2nk - k^2 complex)."""
         n, k = shape[-1], self.rank
         return 2 * n * k - k * k if complex else n * k - k * (k - 1) // 2
-
-    def example_shapes(self) -> list[tuple[int, ...]]:
-        return [(self.rank + 1, self.rank + 1), (self.rank + 3, self.rank + 3)]
-
-    def bad_shapes(self) -> list[tuple[int, ...]]:
-        too_small = [(self.rank - 1, self.rank - 1)] if self.rank > 1 else []
-        return [(), (3,), (3, 4), *too_small]
-
-    def bad_free_shapes(self) -> list[tuple[int, ...]]:
-        return [(), (3,), (4, self.rank + 1), (self.rank - 1, self.rank)]
-
-    def __repr__(self) -> str:
-        return f"PSDFixedRank(rank={self.rank})"
