@@ -1,4 +1,4 @@
-"""The open-set chart maps at layer sizes beside geotorch's and geoopt's equivalents.
+"""The open-set chart maps (and symmetric, skew) at layer sizes beside geotorch's and geoopt's.
 
 One training step of an n x n weight constrained to each set, float32, on
 the CPU with one thread, every contender interleaved in one process: build
@@ -12,7 +12,7 @@ geoopt keeps the weight on the manifold and pays in the optimizer
 * positive: the smallest entry (> 0 needed); spd: the smallest eigenvalue
   and ||W - W^T||; invertible: the sign of det W; poincare_ball (each row a
   point, c = 1): the largest c ||w||^2 (< 1 needed); birkhoff: the largest
-  |row or column sum - 1|.
+  |row or column sum - 1|; symmetric / skew: the largest abs(W -+ W^T) entry.
 
 Target: solvent no slower than the fastest peer at equal or better exactness.
 
@@ -57,6 +57,10 @@ def exactness(name: str, W: torch.Tensor) -> str:
         return f"λmin {float(w.min()):.2g}, asym {float((W - W.mT).abs().max()):.1g}"
     if name == "invertible":
         return f"sign det {int(torch.linalg.slogdet(W)[0])}"
+    if name in ("symmetric", "skew"):
+        sign = 1.0 if name == "skew" else -1.0
+        op = "+" if sign > 0 else "-"
+        return f"max abs(W {op} Wᵀ) {float((W + sign * W.mT).abs().max()):.1g}"
     if name == "poincare_ball":
         return f"max c‖w‖² {float(W.square().sum(-1).max()):.8f}"
     sums = torch.cat([W.sum(-1), W.sum(-2)])
@@ -145,6 +149,8 @@ def contenders(name: str, n: int, R: torch.Tensor) -> dict:
     elif name == "poincare_ball":
         out["geoopt PoincareBall expmap0"] = geoopt_expmap0(n, R)
         out["geoopt PoincareBall parameter"] = geoopt_contender("PoincareBall", n, R, _ball_start)
+    elif name in ("symmetric", "skew"):
+        out[f"geotorch {name}"] = geotorch_contender(name, n, R)
     elif name == "birkhoff":
         out["geoopt BirkhoffPolytope"] = geoopt_contender("BirkhoffPolytope", n, R,
                                                           _birkhoff_start)
@@ -177,7 +183,8 @@ def run(name: str, n: int, reps: int, warmup: int) -> Table:
 def main(argv: list[str] | None = None) -> list[Table]:
     parser = make_parser(__doc__.splitlines()[0], threads="1", reps=10)
     parser.add_argument("--sizes", default="256,1024", help="matrix sizes n (256,1024)")
-    parser.add_argument("--only", default="positive,spd,invertible,poincare_ball,birkhoff")
+    parser.add_argument("--only",
+                        default="positive,spd,invertible,poincare_ball,birkhoff,symmetric,skew")
     args = resolve(parser.parse_args(argv))
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
