@@ -117,3 +117,15 @@ def test_copying_task_quick(bench):
     for name in ("unconstrained", "solvent + solvent.cached()", "solvent, no scope"):
         assert float(rows[name][1]) > 0, name
     assert any(n.startswith("skipped") and "geotorch" in n for n in table.notes)
+
+
+@pytest.mark.parametrize("script", ["bench_maps_open", "bench_maps_factor"])
+def test_catalogue_maps_quick(bench, script):
+    """Every new map takes its training step at a tiny size; absent peers are skipped by name."""
+    tables = bench(script).main(QUICK)
+    assert tables
+    for table in tables:
+        who = table.columns.index("contender")
+        timed = [row for row in table.rows if row[who].startswith("solvent")]
+        assert timed, table.title
+        assert all(float(row[who + 1]) > 0 for row in timed), table.title
