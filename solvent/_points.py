@@ -112,8 +112,9 @@ class Layout:
 
     def unflatten(self, x: Tensor) -> Point:
         """The point whose flat vector is x (real parts are views of x); autograd reaches x."""
-        if not self.is_tuple and not self.complex[0]:  # the common case, one op
-            return x.view(self.shapes[0])
+        if not self.is_tuple:  # one tensor: no split (a node fewer in every backward)
+            shape = self.shapes[0]
+            return _as_complex(x.view(*shape, 2)) if self.complex[0] else x.view(shape)
         out = []
         for chunk, shape, cplx in zip(x.split(self.sizes), self.shapes, self.complex):
             out.append(_as_complex(chunk.view(*shape, 2)) if cplx else chunk.view(shape))

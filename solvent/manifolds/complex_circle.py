@@ -8,13 +8,9 @@ import torch
 from torch import Tensor
 
 from solvent.manifolds.base import Manifold
+from solvent.manifolds.sphere import squared_modulus as _sq
 
 __all__ = ["ComplexCircle"]
-
-
-def _sq(Z: Tensor) -> Tensor:
-    """|z|^2 entrywise, real, smooth at 0."""
-    return (Z.conj() * Z).real if Z.is_complex() else Z.square()
 
 
 class ComplexCircle(Manifold):
@@ -46,11 +42,11 @@ class ComplexCircle(Manifold):
 
     def _dissolve(self, Z: Tensor) -> Tensor:
         """A(z) = 2 z / (1 + |z|^2) entrywise."""
-        return Z * (2.0 / (1.0 + _sq(Z))).to(Z.dtype)
+        return Z * (2.0 / (1.0 + _sq(Z)))
 
     def _dissolve_with_constraint(self, Z: Tensor) -> tuple[Tensor, Tensor]:
         s = _sq(Z)
-        return Z * (2.0 / (1.0 + s)).to(Z.dtype), s - 1.0
+        return Z * (2.0 / (1.0 + s)), s - 1.0
 
     def _project(self, Z: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """z / |z| entrywise, the nearest phase; a zero entry becomes 1 (every phase is nearest)."""

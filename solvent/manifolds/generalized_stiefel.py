@@ -126,7 +126,7 @@ class GeneralizedStiefel(Manifold):
     def _dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """(A(X), C(X)) sharing the B-Gram matrix."""
         C = self._gram(X) - eye_like(X)
-        return X - 0.5 * (X @ C), C
+        return torch.add(X, X @ C, alpha=-0.5), C
 
     def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """X (X^H B X)^{-1/2}: the B-orthonormal frame with X's span and polar orientation.

@@ -6,7 +6,12 @@ import torch
 from torch import Tensor
 
 from solvent.manifolds.base import Manifold
-from solvent.manifolds.sphere import normalize, sphere_dissolve, squared_norm
+from solvent.manifolds.sphere import (
+    normalize,
+    sphere_dissolve,
+    sphere_dissolve_with_constraint,
+    squared_norm,
+)
 
 __all__ = ["Oblique"]
 
@@ -37,6 +42,10 @@ class Oblique(Manifold):
     def _dissolve(self, X: Tensor) -> Tensor:
         """A(X)_i = 2 x_i / (1 + ||x_i||^2)."""
         return sphere_dissolve(X, (-1,))
+
+    def _dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Both from one set of row norms."""
+        return sphere_dissolve_with_constraint(X, (-1,))
 
     def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """Each row divided by its norm (a zero row becomes the first unit vector)."""

@@ -124,18 +124,25 @@ class Product(Manifold):
     # ------------------------------------------------------------------ maths
     def _constraint(self, Z: Point) -> Tensor:
         """The factors' constraints, flattened and concatenated per batch element (real)."""
+        return self._joined([M._constraint(z) for M, z in zip(self.manifolds, Z)], Z)
+
+    def _joined(self, Cs: list[Tensor], Z: Point) -> Tensor:
+        """The factors' constraints ``Cs``, flattened and concatenated per batch element."""
         batch = self._batch(Z, free=True)
-        parts = []
-        for M, z in zip(self.manifolds, Z):
-            C = M._constraint(z)
-            parts.append(
-                (torch.stack((C.real, C.imag), -1) if C.is_complex() else C).reshape(*batch, -1)
-            )
+        parts = [
+            (torch.stack((C.real, C.imag), -1) if C.is_complex() else C).reshape(*batch, -1)
+            for C in Cs
+        ]
         return torch.cat(parts, dim=-1)
 
     def _dissolve(self, Z: Point) -> Point:
         """A(Z) = (A1(Z1), ..., Ak(Zk))."""
         return tuple(M._dissolve(z) for M, z in zip(self.manifolds, Z))
+
+    def _dissolve_with_constraint(self, Z: Point) -> tuple[Point, Tensor]:
+        """Each factor's own pair, so a factor's closed form shares its work (X^H X, a norm)."""
+        pairs = [M._dissolve_with_constraint(z) for M, z in zip(self.manifolds, Z)]
+        return tuple(A for A, _ in pairs), self._joined([C for _, C in pairs], Z)
 
     def _penalty(self, Z: Point) -> Tensor:
         """The sum of the factors' penalties."""

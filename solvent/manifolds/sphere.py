@@ -7,19 +7,42 @@ from torch import Tensor
 
 from solvent.manifolds.base import Manifold
 
-__all__ = ["Sphere", "normalize", "sphere_dissolve", "squared_norm"]
+__all__ = ["Sphere", "normalize", "sphere_dissolve", "sphere_dissolve_with_constraint",
+           "squared_modulus", "squared_norm"]
+
+
+def _real_pairs(X: Tensor) -> Tensor:
+    """A complex X as its (real, imag) pairs in a last dimension of 2, a view."""
+    return torch.view_as_real(X.resolve_conj() if X.is_conj() else X)
+
+
+def squared_modulus(X: Tensor) -> Tensor:
+    """``|x|^2`` entrywise: real, and smooth at 0 for complex X too (unlike ``abs``)."""
+    return _real_pairs(X).square().sum(-1) if X.is_complex() else X.square()
 
 
 def squared_norm(X: Tensor, dims: tuple[int, ...], keepdim: bool = False) -> Tensor:
-    """``sum |x|^2`` over ``dims``: real, and smooth at 0 for complex X too (unlike ``abs``)."""
-    sq = (X.conj() * X).real if X.is_complex() else X.square()
-    return sq.sum(dim=dims, keepdim=keepdim)
+    """``sum |x|^2`` over ``dims``: real, and smooth at 0 for complex X too (unlike ``abs``).
+
+    A complex X is read as its (real, imag) pairs, so the whole sum is one
+    square and one reduction (its backward is as short as the real case's).
+    """
+    if not X.is_complex():
+        return X.square().sum(dim=dims, keepdim=keepdim)
+    neg = tuple(d - X.ndim if d >= 0 else d for d in dims)
+    sq = _real_pairs(X).square().sum(dim=tuple(d - 1 for d in neg) + (-1,), keepdim=keepdim)
+    return sq.squeeze(-1) if keepdim else sq
 
 
 def sphere_dissolve(X: Tensor, dims: tuple[int, ...]) -> Tensor:
     """A(X) = 2X / (1 + ||X||^2), the norm taken over ``dims``."""
+    return X * (2.0 / (1.0 + squared_norm(X, dims, keepdim=True)))
+
+
+def sphere_dissolve_with_constraint(X: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    """``(A(X), C(X))`` = ``(2X / (1 + ||X||^2), ||X||^2 - 1)``, one norm for both."""
     s = squared_norm(X, dims, keepdim=True)
-    return X * (2.0 / (1.0 + s)).to(X.dtype)
+    return X * (2.0 / (1.0 + s)), (s - 1.0).squeeze(dims)
 
 
 def normalize(X: Tensor, dims: tuple[int, ...]) -> Tensor:
@@ -66,6 +89,9 @@ class Sphere(Manifold):
     def _dissolve(self, X: Tensor) -> Tensor:
         """A(X) = 2X / (1 + ||X||_F^2)."""
         return sphere_dissolve(X, self._dims())
+
+    def _dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        return sphere_dissolve_with_constraint(X, self._dims())
 
     def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """X / ||X||_F, the nearest point (a zero point maps to the first unit vector)."""

@@ -69,12 +69,12 @@ class Stiefel(Manifold):
 
     def _dissolve(self, X: Tensor) -> Tensor:
         """A(X) = X (3/2 I - 1/2 X^H X) = 3/2 X - 1/2 X (X^H X)."""
-        return 1.5 * X - 0.5 * (X @ (X.mH @ X))
+        return torch.add(1.5 * X, X @ (X.mH @ X), alpha=-0.5)  # one op for the scale and sum
 
     def _dissolve_with_constraint(self, X: Tensor) -> tuple[Tensor, Tensor]:
         """(A(X), C(X)) sharing X^H X: A = X - 1/2 X C, two n x p x p products forward."""
         C = X.mH @ X - eye_like(X)
-        return X - 0.5 * (X @ C), C
+        return torch.add(X, X @ C, alpha=-0.5), C  # one op for the scale and difference
 
     def _project(self, X: Tensor, *, atol=None, max_iter=100) -> Tensor:
         """The polar factor of X (nearest orthonormal frame in the Frobenius norm)."""

@@ -95,15 +95,17 @@ class Objective:
             if choose_beta is not None:
                 g = self._start_gradient(xt, A, fA, pen, graph, choose_beta)
             h = fA + self.h.beta * pen
-            value, objective, pen_value = torch.stack(
-                [h.detach(), fA.detach(), pen.detach()]).tolist()
-            violation = _violation(pen_value)
-            if self._rejected(value, objective, violation):
-                return _rejected_evaluation(xt, h, violation)
             if choose_beta is None:
                 self.njev += 1
                 (g,) = torch.autograd.grad(h, xt, create_graph=graph)
-        grad_norm = float(torch.linalg.vector_norm(g.detach()))
+        # The numbers the solver reads, in one host read (a non-finite h costs its
+        # backward before _rejected sees it; that is rare, and counted in njev).
+        value, objective, pen_value, grad_norm = torch.stack(
+            [h.detach(), fA.detach(), pen.detach(), torch.linalg.vector_norm(g.detach())]
+        ).tolist()
+        violation = _violation(pen_value)
+        if self._rejected(value, objective, violation):
+            return _rejected_evaluation(xt, h, violation)
         return Evaluation(xt, h, g, graph, value, objective, violation, grad_norm)
 
     def _start_gradient(self, xt: Tensor, A, fA: Tensor, pen: Tensor, graph: bool,
@@ -138,7 +140,7 @@ class Objective:
         if not self.retract_trials:
             return x
         with torch.no_grad():
-            return flatten(self._dissolve(self.layout.unflatten(x)))
+            return self.layout.flatten(self._dissolve(self.layout.unflatten(x)))
 
     def hvp(self, ev: Evaluation, v: Tensor) -> Tensor:
         """The exact product Hess h(x) v, one backward through the stored gradient graph."""

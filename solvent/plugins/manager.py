@@ -18,6 +18,7 @@ Invariants of the registry, enforced in :func:`_build_registry`:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
 import inspect
 import os
@@ -71,7 +72,11 @@ class ManifoldEntry:
             return f"{self.distribution} {self.version or ''}".strip()
         return "built-in" if self.plugin == "solvent.builtin" else self.plugin
 
-    @property
+    # The signature and the options are read on every solvent.manifold(name) call
+    # (check_options), and inspect.signature costs a millisecond or more there: both
+    # are computed once per entry. An entry is immutable and the registry is rebuilt
+    # (new entries) whenever a plugin comes or goes, so the cache never goes stale.
+    @functools.cached_property
     def signature(self) -> inspect.Signature | None:
         """The factory's signature, or None where Python cannot tell (a C callable)."""
         try:
@@ -90,6 +95,11 @@ class ManifoldEntry:
             >>> registry()["sphere"].options
             {'ndim': '=1'}
         """
+        options = self._options
+        return None if options is None else dict(options)
+
+    @functools.cached_property
+    def _options(self) -> dict[str, str] | None:
         sig = self.signature
         if sig is None or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
             return None
@@ -102,7 +112,7 @@ class ManifoldEntry:
     def check_options(self, kwargs: dict) -> None:
         """Raise :class:`ManifoldOptionError` naming the accepted options when the factory
         would refuse ``kwargs`` (an unknown name, a missing required one)."""
-        options = self.options
+        options = self._options
         if options is None:
             return
         unknown = [k for k in kwargs if k not in options]
