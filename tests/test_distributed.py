@@ -85,6 +85,10 @@ def _worker(rank: int, port: int, outdir: str, wrap: str) -> None:
         projected = {name: _full(p) for name, p in net.named_parameters()}
         torch.save(projected, os.path.join(outdir, f"projected{rank}.pt"))
     finally:
+        # Every rank's collectives done before gloo's threads go: tearing the group down
+        # while the peer still has one in flight aborted a worker ("terminate called
+        # without an active exception") once in a loaded full-suite run.
+        dist.barrier()
         dist.destroy_process_group()
 
 
